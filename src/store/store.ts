@@ -1,0 +1,53 @@
+import type { VisitEvent } from '../domain/event.ts';
+import type { PortraitCount } from '../domain/portrait.ts';
+import type { Window } from '../domain/window.ts';
+import type { AppRecord, AppPatch, TokenRecord, TokenKind } from './records.ts';
+
+/** What `Store.append` did with a batch: every input index is either accepted or a duplicate. */
+export interface AppendResult {
+  accepted: number;
+  /** Indexes (into the batch) of events whose `(appid, event_id)` was already stored, or repeated in the batch. */
+  duplicates: number[];
+}
+
+/**
+ * Everything datacube keeps. One interface, several backends (DuckDB embedded, ClickHouse); every backend
+ * passes the same contract tests (src/store/contract.test-suite.ts).
+ *
+ * Events are append-only and are the truth: derived tables (per user and day, first day per user) can be
+ * rebuilt from them. `append` resolves only once the batch is durable.
+ */
+export interface Store {
+  readonly backend: 'duckdb' | 'clickhouse';
+
+  // ---- events and portraits
+  append(appid: string, events: readonly VisitEvent[]): Promise<AppendResult>;
+  /** Exact distinct-user counts per dimension value for the window (latest-known-value rule, see README). */
+  portrait(appid: string, window: Window): Promise<PortraitCount[]>;
+  /** Number of stored events of an app (for tests, stats and the CLI). */
+  countEvents(appid: string): Promise<number>;
+  /** Streams an app's raw events in storage order (export, replay into another backend). */
+  exportEvents(appid: string, onBatch: (events: VisitEvent[]) => Promise<void>, batchSize?: number): Promise<number>;
+
+  // ---- apps
+  createApp(app: AppRecord): Promise<void>;
+  getApp(appid: string): Promise<AppRecord | undefined>;
+  getAppByEnv(env: string): Promise<AppRecord | undefined>;
+  listApps(): Promise<AppRecord[]>;
+  updateApp(appid: string, patch: AppPatch): Promise<AppRecord | undefined>;
+
+  // ---- access tokens (stored by hash only)
+  putToken(token: TokenRecord): Promise<void>;
+  getToken(hash: string): Promise<TokenRecord | undefined>;
+  /** Cuts the lifetime of an app's live tokens of `kind` (other than `keepHash`) to end at most at `expiresAt`. */
+  retireTokens(appid: string, kind: TokenKind, expiresAt: number, keepHash?: string): Promise<void>;
+  /** The newest token of `kind` for the app that is still valid at `now`. */
+  latestToken(appid: string, kind: TokenKind, now: number): Promise<TokenRecord | undefined>;
+
+  // ---- API call counters (quota), per app, API and Shanghai day
+  addUsage(appid: string, api: string, day: number, calls: number): Promise<number>;
+  getUsage(appid: string, api: string, day: number): Promise<number>;
+
+  /** Flushes and closes. The store must not be used afterwards. */
+  close(): Promise<void>;
+}
