@@ -30,7 +30,7 @@ export interface VisitEvent {
   device: string | null;
   /** GB/T 2260 province code, 0 unknown. */
   province: number;
-  /** GB/T 2260 prefecture code (4 digits), 0 unknown. */
+  /** GB/T 2260 prefecture code (4 digits; 6 for county-level cities directly under a province; 7100/8100/8200 for 台湾/香港/澳门), 0 unknown. */
   city: number;
   ip: string | null;
   /** Event kind: "visit" (a page view, the default), "share", … */

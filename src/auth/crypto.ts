@@ -1,0 +1,78 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+
+/** A new appid: `wx` + 16 lowercase hex characters. */
+export function newAppid(): string {
+  return `wx${randomBytes(8).toString('hex')}`;
+}
+
+/** A new app secret: 32 hex characters (128 bits). */
+export function newSecret(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/** A new access token: 384 random bits, URL-safe, 64 characters. */
+export function newToken(): string {
+  return randomBytes(48).toString('base64url');
+}
+
+export const APPID_PATTERN = /^wx[0-9a-f]{16}$/;
+export const SECRET_PATTERN = /^[0-9a-f]{32}$/;
+
+const SCRYPT = { N: 16384, r: 8, p: 1 } as const;
+
+/** `scrypt$<salt>$<hash>`: the only form in which a secret is kept. */
+export function hashSecret(secret: string): string {
+  const salt = randomBytes(16);
+  const hash = scryptSync(secret, salt, 32, SCRYPT);
+  return `scrypt$${salt.toString('hex')}$${hash.toString('hex')}`;
+}
+
+/** Constant-time check of a secret against its stored hash. */
+export function verifySecret(secret: string, stored: string): boolean {
+  const [kind, saltHex, hashHex] = stored.split('$');
+  if (kind !== 'scrypt' || !saltHex || !hashHex) return false;
+  const expected = Buffer.from(hashHex, 'hex');
+  const actual = scryptSync(secret, Buffer.from(saltHex, 'hex'), expected.length, SCRYPT);
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** Tokens carry 384 random bits, so a plain SHA-256 is a safe way to keep them. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** Constant-time equality of two strings. */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** AES-256-GCM with the server's master key: `v1.<iv>.<tag>.<ciphertext>` (base64url). */
+export class Sealer {
+  private readonly key: Buffer;
+  constructor(keyHex: string) {
+    this.key = Buffer.from(keyHex, 'hex');
+    if (this.key.length !== 32) throw new Error('the master key must be 32 bytes (64 hex characters)');
+  }
+  seal(plain: string, context: string): string {
+    const iv = randomBytes(12);
+    const c = createCipheriv('aes-256-gcm', this.key, iv);
+    c.setAAD(Buffer.from(context));
+    const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+    return ['v1', iv.toString('base64url'), c.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+  }
+  /** The plain text, or `undefined` if the box was not sealed by this key for this context. */
+  open(sealed: string, context: string): string | undefined {
+    const [v, iv, tag, body] = sealed.split('.');
+    if (v !== 'v1' || iv === undefined || tag === undefined || body === undefined) return undefined;
+    try {
+      const d = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
+      d.setAAD(Buffer.from(context));
+      d.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([d.update(Buffer.from(body, 'base64url')), d.final()]).toString('utf8');
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * Every setting datacube reads from the environment, validated once. Command-line flags override these
+ * (`--data`, `--store`, `--port`, `--host`).
+ *
+ * | variable | default | meaning |
+ * |---|---|---|
+ * | DATACUBE_DATA | ./data | data directory: the DuckDB file, the server's key, the running server's address |
+ * | DATACUBE_STORE | duckdb | `duckdb` (embedded file in the data directory) or `clickhouse://USER:PASS@HOST:8123/DB[?cluster=NAME]` |
+ * | DATACUBE_PORT | 8080 | HTTP port (0 = any free port) |
+ * | DATACUBE_HOST | 127.0.0.1 | address to listen on |
+ * | DATACUBE_LOG_LEVEL | info | pino level: fatal, error, warn, info, debug, trace, silent |
+ * | DATACUBE_MASTER_KEY | (a key file in the data directory) | 64 hex characters; seals app secrets and stable tokens. Set the same key on every server in front of one ClickHouse |
+ * | DATACUBE_DAILY_QUOTA | 100000 | default calls a day per app and API |
+ * | DATACUBE_TOKEN_TTL | 7200 | access token lifetime, seconds |
+ * | DATACUBE_MAX_BODY_BYTES | 10485760 | largest request body (10 MB) |
+ * | DATACUBE_MAX_BATCH_EVENTS | 10000 | most events in one ingest request |
+ * | DATACUBE_MAX_INFLIGHT_EVENTS | 200000 | events accepted for processing at once before ingest answers 45011 (retry later) |
+ * | DATACUBE_CACHE_ENTRIES | 1000 | portrait answers kept in memory |
+ */
+const schema = z.object({
+  DATACUBE_DATA: z.string().min(1).default('./data'),
+  DATACUBE_STORE: z.string().min(1).default('duckdb'),
+  DATACUBE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  DATACUBE_HOST: z.string().min(1).default('127.0.0.1'),
+  DATACUBE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATACUBE_MASTER_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters')
+    .optional(),
+  DATACUBE_DAILY_QUOTA: z.coerce.number().int().min(1).default(100_000),
+  DATACUBE_TOKEN_TTL: z.coerce.number().int().min(60).default(7200),
+  DATACUBE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
+  DATACUBE_MAX_BATCH_EVENTS: z.coerce.number().int().min(1).default(10_000),
+  DATACUBE_MAX_INFLIGHT_EVENTS: z.coerce.number().int().min(1).default(200_000),
+  DATACUBE_CACHE_ENTRIES: z.coerce.number().int().min(0).default(1000),
+});
+
+export interface Config {
+  dataDir: string;
+  store: string;
+  port: number;
+  host: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  masterKey: string | undefined;
+  dailyQuota: number;
+  tokenTtlSeconds: number;
+  maxBodyBytes: number;
+  maxBatchEvents: number;
+  maxInflightEvents: number;
+  cacheEntries: number;
+}
+
+export class ConfigError extends Error {}
+
+/** Reads and validates the environment; throws `ConfigError` naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`bad configuration: ${lines.join('; ')}`);
+  }
+  const e = parsed.data;
+  const base: Config = {
+    dataDir: e.DATACUBE_DATA,
+    store: e.DATACUBE_STORE,
+    port: e.DATACUBE_PORT,
+    host: e.DATACUBE_HOST,
+    logLevel: e.DATACUBE_LOG_LEVEL,
+    masterKey: e.DATACUBE_MASTER_KEY,
+    dailyQuota: e.DATACUBE_DAILY_QUOTA,
+    tokenTtlSeconds: e.DATACUBE_TOKEN_TTL,
+    maxBodyBytes: e.DATACUBE_MAX_BODY_BYTES,
+    maxBatchEvents: e.DATACUBE_MAX_BATCH_EVENTS,
+    maxInflightEvents: e.DATACUBE_MAX_INFLIGHT_EVENTS,
+    cacheEntries: e.DATACUBE_CACHE_ENTRIES,
+  };
+  const merged = { ...base };
+  for (const [k, v] of Object.entries(overrides) as [keyof Config, Config[keyof Config]][]) {
+    if (v !== undefined) (merged as Record<keyof Config, unknown>)[k] = v;
+  }
+  return merged;
+}

@@ -1,0 +1,4 @@
+export { processRecord, prepareBatch, type IngestOutcome, type PreparedBatch } from './pipeline.ts';
+export { STEPS, type Step, type StepContext } from './steps.ts';
+export type { Rejection } from './rejection.ts';
+export { IngestService, type IngestReport } from './IngestService.ts';

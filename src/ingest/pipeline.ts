@@ -1,0 +1,66 @@
+import type { VisitEvent } from '../domain/event.ts';
+import { reject, type Rejection } from './rejection.ts';
+import { STEPS, type Step, type StepContext } from './steps.ts';
+
+export type IngestOutcome = { ok: true; event: VisitEvent } | ({ ok: false } & Rejection);
+
+function blankEvent(): VisitEvent {
+  return {
+    eventId: null,
+    openid: '',
+    time: 0,
+    day: 0,
+    gender: 0,
+    age: null,
+    ageBucket: 0,
+    platform: null,
+    platformId: 0,
+    brand: null,
+    model: null,
+    device: null,
+    province: 0,
+    city: 0,
+    ip: null,
+    type: 'visit',
+    page: null,
+    scene: null,
+    session: null,
+    stay: null,
+    props: null,
+  };
+}
+
+/** Runs one raw record through the named steps: a stored-to-be event, or the first step's rejection. */
+export function processRecord(record: unknown, ctx: StepContext, steps: readonly Step[] = STEPS): IngestOutcome {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    return { ok: false, ...reject('record', 'each event must be a JSON object') };
+  }
+  const draft = { input: record as Record<string, unknown>, event: blankEvent() };
+  for (const step of steps) {
+    const r = step.apply(draft, ctx);
+    if (r) return { ok: false, ...r };
+  }
+  return { ok: true, event: draft.event };
+}
+
+export interface PreparedBatch {
+  events: VisitEvent[];
+  /** For each entry of `events`, its index in the input. */
+  positions: number[];
+  rejected: { index: number; field: string; reason: string }[];
+}
+
+/** Validates and enriches a batch; good records go on, bad ones are reported by index. */
+export function prepareBatch(records: readonly unknown[], ctx: StepContext): PreparedBatch {
+  const out: PreparedBatch = { events: [], positions: [], rejected: [] };
+  records.forEach((rec, index) => {
+    const r = processRecord(rec, ctx);
+    if (r.ok) {
+      out.events.push(r.event);
+      out.positions.push(index);
+    } else {
+      out.rejected.push({ index, field: r.field, reason: r.reason });
+    }
+  });
+  return out;
+}

@@ -1,0 +1,245 @@
+import { isIP } from 'node:net';
+import { dayOf } from '../domain/day.ts';
+import { ageBucket, deviceName, genderId, platformId } from '../domain/dimensions.ts';
+import { KNOWN_FIELDS, type VisitEvent } from '../domain/event.ts';
+import { resolveRegion } from '../domain/region/index.ts';
+import { reject, type Rejection } from './rejection.ts';
+
+/** The event being built from one input record, step by step. */
+export interface Draft {
+  readonly input: Readonly<Record<string, unknown>>;
+  readonly event: VisitEvent;
+}
+
+export interface StepContext {
+  /** Epoch ms "now", for the future-time check. */
+  now: number;
+}
+
+/** One named ingest step: enriches the draft, or rejects the record with a reason naming the field. */
+export interface Step {
+  readonly name: string;
+  apply(draft: Draft, ctx: StepContext): Rejection | undefined;
+}
+
+const OPENID = /^[A-Za-z0-9_-]{1,128}$/;
+const MAX_FUTURE_MS = 10 * 60_000;
+/** Times before 2000 are almost always epoch seconds sent as milliseconds. */
+const MIN_TIME_MS = Date.UTC(2000, 0, 1);
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+const MAX_TEXT = 64;
+const MAX_PROPS_BYTES = 16_384;
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '';
+}
+
+function optionalText(input: Readonly<Record<string, unknown>>, field: string, max: number): string | null | Rejection {
+  const v = input[field];
+  if (!present(v)) return null;
+  if (typeof v !== 'string') return reject(field, `${field} must be a string`);
+  const t = v.trim();
+  if (t.length > max) return reject(field, `${field} is longer than ${max} characters`);
+  return t === '' ? null : t;
+}
+
+function isRejection(v: unknown): v is Rejection {
+  return typeof v === 'object' && v !== null && 'reason' in v && 'field' in v;
+}
+
+export const openidStep: Step = {
+  name: 'openid',
+  apply({ input, event }) {
+    const v = input.openid;
+    if (!present(v)) return reject('openid', 'openid is required');
+    if (typeof v !== 'string' || !OPENID.test(v)) return reject('openid', 'openid must be 1-128 characters of [A-Za-z0-9_-]');
+    event.openid = v;
+    return undefined;
+  },
+};
+
+export const timeStep: Step = {
+  name: 'time',
+  apply({ input, event }, { now }) {
+    const v = input.time;
+    let ms: number;
+    if (typeof v === 'number') {
+      if (!Number.isInteger(v)) return reject('time', 'time must be whole epoch milliseconds or an ISO 8601 string with an offset');
+      ms = v;
+    } else if (typeof v === 'string' && /^\d{1,16}$/.test(v)) {
+      ms = Number(v);
+    } else if (typeof v === 'string') {
+      if (!ISO_WITH_OFFSET.test(v.trim())) {
+        return reject('time', 'time must be ISO 8601 with an offset or Z (2026-11-27T10:15:00+08:00), or epoch milliseconds');
+      }
+      ms = Date.parse(v.trim());
+      if (Number.isNaN(ms)) return reject('time', `time ${JSON.stringify(v)} is not a real instant`);
+    } else if (!present(v)) {
+      return reject('time', 'time is required');
+    } else {
+      return reject('time', 'time must be a string or a number');
+    }
+    if (ms < MIN_TIME_MS) return reject('time', 'time is before 2000-01-01 (epoch seconds instead of milliseconds?)');
+    if (ms > now + MAX_FUTURE_MS) return reject('time', 'time is more than 10 minutes in the future');
+    event.time = ms;
+    event.day = dayOf(ms);
+    return undefined;
+  },
+};
+
+export const eventIdStep: Step = {
+  name: 'event_id',
+  apply({ input, event }) {
+    const v = input.event_id;
+    if (!present(v)) return undefined;
+    let id: string;
+    if (typeof v === 'string') id = v;
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) id = String(v);
+    else return reject('event_id', 'event_id must be a string');
+    if (id.length > 64) return reject('event_id', 'event_id is longer than 64 characters');
+    event.eventId = id;
+    return undefined;
+  },
+};
+
+export const genderStep: Step = {
+  name: 'gender',
+  apply({ input, event }) {
+    const v = input.gender;
+    const id = genderId(typeof v === 'string' ? v.trim().toLowerCase() : v);
+    if (id === undefined) return reject('gender', 'gender must be 0, 1, 2, "unknown", "male" or "female"');
+    event.gender = id;
+    return undefined;
+  },
+};
+
+export const ageStep: Step = {
+  name: 'age',
+  apply({ input, event }) {
+    const v = input.age;
+    if (!present(v)) return undefined;
+    const n = typeof v === 'string' && /^\d{1,3}$/.test(v.trim()) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 120) {
+      return reject('age', 'age must be whole years from 0 to 120');
+    }
+    event.age = n;
+    event.ageBucket = ageBucket(n);
+    return undefined;
+  },
+};
+
+export const platformStep: Step = {
+  name: 'platform',
+  apply({ input, event }) {
+    const t = optionalText(input, 'platform', 32);
+    if (isRejection(t)) return t;
+    if (t === null) return undefined;
+    event.platform = t.toLowerCase();
+    event.platformId = platformId(t);
+    return undefined;
+  },
+};
+
+export const deviceStep: Step = {
+  name: 'device',
+  apply({ input, event }) {
+    const brand = optionalText(input, 'brand', MAX_TEXT);
+    if (isRejection(brand)) return brand;
+    const model = optionalText(input, 'model', MAX_TEXT);
+    if (isRejection(model)) return model;
+    event.brand = brand;
+    event.model = model;
+    event.device = deviceName(brand ?? undefined, model ?? undefined) ?? null;
+    return undefined;
+  },
+};
+
+export const regionStep: Step = {
+  name: 'region',
+  apply({ input, event }) {
+    const province = optionalText(input, 'province', MAX_TEXT);
+    if (isRejection(province)) return province;
+    const city = optionalText(input, 'city', MAX_TEXT);
+    if (isRejection(city)) return city;
+    if (province === null && city === null) return undefined;
+    const r = resolveRegion(province, city);
+    if (!r.ok) return reject(r.field, r.reason);
+    event.province = r.province;
+    event.city = r.city;
+    return undefined;
+  },
+};
+
+export const ipStep: Step = {
+  name: 'ip',
+  apply({ input, event }) {
+    const t = optionalText(input, 'ip', 45);
+    if (isRejection(t)) return t;
+    if (t !== null && isIP(t) === 0) return reject('ip', `ip ${JSON.stringify(t)} is not an IPv4 or IPv6 address`);
+    event.ip = t;
+    return undefined;
+  },
+};
+
+/** Fields for WeChat's other analysis APIs: kept now, read later. */
+export const visitStep: Step = {
+  name: 'visit',
+  apply({ input, event }) {
+    const type = optionalText(input, 'type', 32);
+    if (isRejection(type)) return type;
+    event.type = type ?? 'visit';
+    const page = optionalText(input, 'page', 1024);
+    if (isRejection(page)) return page;
+    event.page = page;
+    const session = optionalText(input, 'session', 128);
+    if (isRejection(session)) return session;
+    event.session = session;
+    const scene = input.scene;
+    if (present(scene)) {
+      const n = typeof scene === 'string' && /^\d{1,6}$/.test(scene) ? Number(scene) : scene;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 999_999) return reject('scene', 'scene must be a WeChat scene code (an integer)');
+      event.scene = n;
+    }
+    const stay = input.stay;
+    if (present(stay)) {
+      const n = typeof stay === 'string' && /^\d+(\.\d+)?$/.test(stay) ? Number(stay) : stay;
+      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 86_400) return reject('stay', 'stay must be seconds from 0 to 86400');
+      event.stay = n;
+    }
+    return undefined;
+  },
+};
+
+/** Keeps every field datacube does not interpret yet, as JSON, with the event. */
+export const propsStep: Step = {
+  name: 'props',
+  apply({ input, event }) {
+    const rest: Record<string, unknown> = {};
+    let any = false;
+    for (const [k, v] of Object.entries(input)) {
+      if (KNOWN_FIELDS.has(k)) continue;
+      rest[k] = v;
+      any = true;
+    }
+    if (!any) return undefined;
+    const text = JSON.stringify(rest);
+    if (Buffer.byteLength(text) > MAX_PROPS_BYTES) return reject('props', `the fields datacube keeps as they are exceed ${MAX_PROPS_BYTES} bytes`);
+    event.props = text;
+    return undefined;
+  },
+};
+
+/** The pipeline, in order. Region from IP and device from User-Agent will be steps here too. */
+export const STEPS: readonly Step[] = [
+  openidStep,
+  timeStep,
+  eventIdStep,
+  genderStep,
+  ageStep,
+  platformStep,
+  deviceStep,
+  regionStep,
+  ipStep,
+  visitStep,
+  propsStep,
+];

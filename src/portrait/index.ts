@@ -1,0 +1,2 @@
+export { PortraitService } from './PortraitService.ts';
+export { buildPortrait } from './buildPortrait.ts';

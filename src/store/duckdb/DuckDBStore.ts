@@ -1,0 +1,334 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import type { VisitEvent } from '../../domain/event.ts';
+import type { PortraitCount } from '../../domain/portrait.ts';
+import type { Window } from '../../domain/window.ts';
+import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
+import { Serial } from '../serial.ts';
+import type { AppendResult, Store } from '../store.ts';
+import { appendEvents } from './appendEvents.ts';
+import { derivePending } from './derive.ts';
+import { portraitCounts } from './portraitQuery.ts';
+import { MIGRATIONS } from './schema.ts';
+
+type Row = Record<string, DuckDBValue>;
+
+function num(v: DuckDBValue | undefined): number {
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number') return v;
+  return 0;
+}
+
+function str(v: DuckDBValue | undefined): string {
+  return v === null || v === undefined ? '' : String(v);
+}
+
+function appFromRow(r: Row): AppRecord {
+  return {
+    appid: str(r.appid),
+    name: str(r.name),
+    secretHash: str(r.secret_hash),
+    secretSealed: str(r.secret_sealed),
+    env: str(r.env),
+    dailyQuota: num(r.daily_quota),
+    createdAt: num(r.created_at),
+  };
+}
+
+function tokenFromRow(r: Row): TokenRecord {
+  return {
+    hash: str(r.hash),
+    appid: str(r.appid),
+    kind: str(r.kind) as TokenKind,
+    issuedAt: num(r.issued_at),
+    expiresAt: num(r.expires_at),
+    sealed: r.sealed === null || r.sealed === undefined ? null : String(r.sealed),
+  };
+}
+
+/**
+ * The embedded store: one DuckDB file. One process owns the file; inside it, one writer connection does all
+ * writes one at a time (appends, folding events into the derived tables, apps and tokens), and a few reader
+ * connections answer queries concurrently.
+ */
+export class DuckDBStore implements Store {
+  readonly backend = 'duckdb' as const;
+  private readonly writes = new Serial();
+  private nextSeq = 1;
+  private lastDerived = 0;
+  private closed = false;
+  private deriveTimer: NodeJS.Timeout | undefined;
+  private readerTurn = 0;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly writer: DuckDBConnection,
+    private readonly readers: { conn: DuckDBConnection; serial: Serial }[],
+    readonly path: string,
+  ) {}
+
+  /** Opens (creating if needed) the DuckDB file at `path` and brings its schema up to date. */
+  static async create(path: string, opts: { readers?: number } = {}): Promise<DuckDBStore> {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const instance = await DuckDBInstance.create(path);
+    const writer = await instance.connect();
+    const readers = [];
+    for (let i = 0; i < (opts.readers ?? 3); i++) readers.push({ conn: await instance.connect(), serial: new Serial() });
+    const store = new DuckDBStore(instance, writer, readers, path);
+    await store.migrate();
+    await store.loadCounters();
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    await this.writer.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+    const done = await this.writer.runAndReadAll('SELECT coalesce(max(version), 0) AS v FROM schema_migrations');
+    const current = num(done.getRowObjects()[0]?.v);
+    for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+      await this.writer.run('BEGIN TRANSACTION');
+      try {
+        await this.writer.run(MIGRATIONS[v - 1] ?? '');
+        await this.writer.run('INSERT INTO schema_migrations VALUES ($1, $2)', [v, BigInt(Date.now())]);
+        await this.writer.run('COMMIT');
+      } catch (e) {
+        await this.writer.run('ROLLBACK');
+        throw e;
+      }
+    }
+  }
+
+  private async loadCounters(): Promise<void> {
+    const r = await this.writer.runAndReadAll(
+      'SELECT (SELECT coalesce(max(seq), 0) FROM events) AS s, (SELECT last_seq FROM derive_state WHERE id = 1) AS d',
+    );
+    const row = r.getRowObjects()[0];
+    this.nextSeq = num(row?.s) + 1;
+    this.lastDerived = num(row?.d);
+  }
+
+  private read<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const r = this.readers[this.readerTurn++ % this.readers.length];
+    if (!r) throw new Error('no reader connection');
+    return r.serial.run(() => fn(r.conn));
+  }
+
+  private async rows(sql: string, values: DuckDBValue[] = []): Promise<Row[]> {
+    return this.read(async (c) => (await c.runAndReadAll(sql, values)).getRowObjects());
+  }
+
+  private write<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    return this.writes.run(() => fn(this.writer));
+  }
+
+  // ---- events
+
+  async append(appid: string, events: readonly VisitEvent[]): Promise<AppendResult> {
+    const result = await this.write(async (conn) => {
+      const r = await appendEvents(conn, appid, events, this.nextSeq);
+      this.nextSeq += r.accepted;
+      return r;
+    });
+    if (result.accepted > 0) this.scheduleDerive();
+    return result;
+  }
+
+  /** Folds new events into the derived tables soon, so a later portrait has little left to do. */
+  private scheduleDerive(): void {
+    if (this.deriveTimer || this.closed) return;
+    this.deriveTimer = setTimeout(() => {
+      this.deriveTimer = undefined;
+      this.derive().catch(() => undefined);
+    }, 250);
+    this.deriveTimer.unref();
+  }
+
+  /** Brings the derived tables up to date with every stored event. */
+  async derive(): Promise<void> {
+    if (this.lastDerived >= this.nextSeq - 1) return;
+    await this.write(async (conn) => {
+      const upto = this.nextSeq - 1;
+      if (this.lastDerived >= upto) return;
+      await derivePending(conn, this.lastDerived, upto);
+      this.lastDerived = upto;
+    });
+  }
+
+  async portrait(appid: string, window: Window): Promise<PortraitCount[]> {
+    await this.derive();
+    return this.read((conn) => portraitCounts(conn, appid, window));
+  }
+
+  async countEvents(appid: string): Promise<number> {
+    const r = await this.rows('SELECT count(*) AS n FROM events WHERE appid = $1', [appid]);
+    return num(r[0]?.n);
+  }
+
+  async exportEvents(appid: string, onBatch: (events: VisitEvent[]) => Promise<void>, batchSize = 10_000): Promise<number> {
+    let after = 0;
+    let total = 0;
+    for (;;) {
+      const rows = await this.rows(
+        `SELECT * FROM events WHERE appid = $1 AND seq > $2 ORDER BY seq LIMIT ${Math.max(1, Math.floor(batchSize))}`,
+        [appid, BigInt(after)],
+      );
+      if (rows.length === 0) return total;
+      const batch = rows.map(eventFromRow);
+      after = num(rows[rows.length - 1]?.seq);
+      total += batch.length;
+      await onBatch(batch);
+    }
+  }
+
+  // ---- apps
+
+  async createApp(app: AppRecord): Promise<void> {
+    await this.write((c) =>
+      c.run('INSERT INTO apps VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        app.appid,
+        app.name,
+        app.secretHash,
+        app.secretSealed,
+        app.env,
+        BigInt(app.dailyQuota),
+        BigInt(app.createdAt),
+      ]),
+    );
+  }
+
+  async getApp(appid: string): Promise<AppRecord | undefined> {
+    const r = await this.rows('SELECT * FROM apps WHERE appid = $1', [appid]);
+    return r[0] ? appFromRow(r[0]) : undefined;
+  }
+
+  async getAppByEnv(env: string): Promise<AppRecord | undefined> {
+    const r = await this.rows('SELECT * FROM apps WHERE env = $1 ORDER BY created_at LIMIT 1', [env]);
+    return r[0] ? appFromRow(r[0]) : undefined;
+  }
+
+  async listApps(): Promise<AppRecord[]> {
+    return (await this.rows('SELECT * FROM apps ORDER BY created_at, appid')).map(appFromRow);
+  }
+
+  async updateApp(appid: string, patch: AppPatch): Promise<AppRecord | undefined> {
+    const cols: [string, DuckDBValue][] = [];
+    if (patch.name !== undefined) cols.push(['name', patch.name]);
+    if (patch.env !== undefined) cols.push(['env', patch.env]);
+    if (patch.dailyQuota !== undefined) cols.push(['daily_quota', BigInt(patch.dailyQuota)]);
+    if (patch.secretHash !== undefined) cols.push(['secret_hash', patch.secretHash]);
+    if (patch.secretSealed !== undefined) cols.push(['secret_sealed', patch.secretSealed]);
+    if (cols.length > 0) {
+      const set = cols.map(([k], i) => `${k} = $${i + 2}`).join(', ');
+      await this.write((c) => c.run(`UPDATE apps SET ${set} WHERE appid = $1`, [appid, ...cols.map(([, v]) => v)]));
+    }
+    return this.getApp(appid);
+  }
+
+  // ---- tokens
+
+  async putToken(t: TokenRecord): Promise<void> {
+    await this.write((c) =>
+      c.run('INSERT INTO tokens VALUES ($1, $2, $3, $4, $5, $6)', [
+        t.hash,
+        t.appid,
+        t.kind,
+        BigInt(t.issuedAt),
+        BigInt(t.expiresAt),
+        t.sealed,
+      ]),
+    );
+  }
+
+  async getToken(hash: string): Promise<TokenRecord | undefined> {
+    const r = await this.rows('SELECT * FROM tokens WHERE hash = $1', [hash]);
+    return r[0] ? tokenFromRow(r[0]) : undefined;
+  }
+
+  async retireTokens(appid: string, kind: TokenKind, expiresAt: number, keepHash?: string): Promise<void> {
+    await this.write((c) =>
+      c.run('UPDATE tokens SET expires_at = $3 WHERE appid = $1 AND kind = $2 AND expires_at > $3 AND hash <> $4', [
+        appid,
+        kind,
+        BigInt(expiresAt),
+        keepHash ?? '',
+      ]),
+    );
+  }
+
+  async latestToken(appid: string, kind: TokenKind, now: number): Promise<TokenRecord | undefined> {
+    const r = await this.rows(
+      'SELECT * FROM tokens WHERE appid = $1 AND kind = $2 AND expires_at > $3 ORDER BY issued_at DESC, expires_at DESC LIMIT 1',
+      [appid, kind, BigInt(now)],
+    );
+    return r[0] ? tokenFromRow(r[0]) : undefined;
+  }
+
+  // ---- usage
+
+  async addUsage(appid: string, api: string, day: number, calls: number): Promise<number> {
+    return this.write(async (c) => {
+      const r = await c.runAndReadAll(
+        `INSERT INTO usage VALUES ($1, $2, $3, $4)
+         ON CONFLICT (appid, api, day) DO UPDATE SET calls = usage.calls + excluded.calls
+         RETURNING calls`,
+        [appid, api, day, BigInt(calls)],
+      );
+      return num(r.getRowObjects()[0]?.calls);
+    });
+  }
+
+  async getUsage(appid: string, api: string, day: number): Promise<number> {
+    const r = await this.rows('SELECT calls FROM usage WHERE appid = $1 AND api = $2 AND day = $3', [appid, api, day]);
+    return num(r[0]?.calls);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.deriveTimer) clearTimeout(this.deriveTimer);
+    this.deriveTimer = undefined;
+    // Let queued writes finish, then fold what is pending so the next start has nothing to catch up on.
+    await this.derive().catch(() => undefined);
+    await this.writes.run(async () => {
+      this.closed = true;
+      await this.writer.run('CHECKPOINT').catch(() => undefined);
+    });
+    for (const r of this.readers) await r.serial.run(async () => r.conn.closeSync());
+    this.writer.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+function nullableStr(v: DuckDBValue | undefined): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+function nullableNum(v: DuckDBValue | undefined): number | null {
+  return v === null || v === undefined ? null : num(v);
+}
+
+function eventFromRow(r: Row): VisitEvent {
+  return {
+    eventId: nullableStr(r.event_id),
+    openid: str(r.openid),
+    time: num(r.time),
+    day: num(r.day),
+    gender: num(r.gender),
+    age: nullableNum(r.age),
+    ageBucket: num(r.age_bucket),
+    platform: nullableStr(r.platform),
+    platformId: num(r.platform_id),
+    brand: nullableStr(r.brand),
+    model: nullableStr(r.model),
+    device: nullableStr(r.device),
+    province: num(r.province),
+    city: num(r.city),
+    ip: nullableStr(r.ip),
+    type: str(r.type),
+    page: nullableStr(r.page),
+    scene: nullableNum(r.scene),
+    session: nullableStr(r.session),
+    stay: nullableNum(r.stay),
+    props: nullableStr(r.props),
+  };
+}
+

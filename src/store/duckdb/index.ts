@@ -1,0 +1,1 @@
+export { DuckDBStore } from './DuckDBStore.ts';
