@@ -80,9 +80,12 @@ function canonicalKey(key: string): string {
   return encodeURIComponent(key.toLowerCase().trim()).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-function headerValue(v: string | string[] | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  return Array.isArray(v) ? v.join(', ') : v;
+function headerValue(headers: Tc3Request['headers'], name: string): string | undefined {
+  if (!Object.prototype.hasOwnProperty.call(headers, name)) return undefined;
+  const v: unknown = headers[name];
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.join(', ');
+  return undefined;
 }
 
 function canonicalHeaderValue(name: string, raw: string): string {
@@ -144,12 +147,12 @@ export async function verifyTc3(
   lookupSecret: (secretId: string) => Promise<string | undefined>,
   nowMs: number,
 ): Promise<Tc3Result> {
-  const authHeader = headerValue(request.headers['authorization']);
+  const authHeader = headerValue(request.headers, 'authorization');
   if (!authHeader) return { ok: false, reason: 'missing Authorization header' };
   const auth = parseAuthorization(authHeader);
   if (!auth) return { ok: false, reason: 'malformed Authorization header (expected TC3-HMAC-SHA256 for service tcb)' };
 
-  const tsText = headerValue(request.headers['x-timestamp'])?.trim() ?? '';
+  const tsText = headerValue(request.headers, 'x-timestamp')?.trim() ?? '';
   if (!/^\d{1,12}$/.test(tsText)) return { ok: false, reason: 'missing or malformed X-Timestamp header' };
   const timestamp = Number(tsText);
   if (Math.abs(timestamp * 1000 - nowMs) > MAX_CLOCK_SKEW_MS) {
@@ -166,8 +169,8 @@ export async function verifyTc3(
   }
   const headerLines: string[] = [];
   for (const name of signedHeaders) {
-    if (name !== name.toLowerCase()) return { ok: false, reason: 'malformed SignedHeaders' };
-    const raw = headerValue(request.headers[name]);
+    if (!/^[a-z0-9-]+$/.test(name)) return { ok: false, reason: 'malformed SignedHeaders' };
+    const raw = headerValue(request.headers, name);
     if (raw === undefined) return { ok: false, reason: `signed header ${name} is missing` };
     headerLines.push(`${name}:${canonicalHeaderValue(name, raw)}`);
   }
@@ -178,7 +181,7 @@ export async function verifyTc3(
   const secret = await lookupSecret(auth.secretId);
   if (secret === undefined) return { ok: false, reason: 'unknown secretId' };
 
-  const host = (headerValue(request.headers['host']) ?? '').trim().toLowerCase();
+  const host = (headerValue(request.headers, 'host') ?? '').trim().toLowerCase();
   const signedUrl = `//${host}${request.path}`;
   const scope = `${auth.date}/${TC3_SERVICE}/tc3_request`;
   const signingKey = hmac(hmac(hmac(`TC3${secret}`, auth.date), TC3_SERVICE), 'tc3_request');

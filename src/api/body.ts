@@ -1,0 +1,61 @@
+import { WeChatError } from '../domain/errors.ts';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes a body as strict UTF-8 (47001 otherwise). */
+export function bodyText(body: unknown): string {
+  if (body === undefined || body === null) return '';
+  if (typeof body === 'string') return body;
+  if (!(body instanceof Uint8Array)) throw new WeChatError('DATA_FORMAT', 'the body could not be read');
+  try {
+    return utf8.decode(body);
+  } catch {
+    throw new WeChatError('DATA_FORMAT', 'the body is not valid UTF-8');
+  }
+}
+
+/** Parses a body that must be one JSON object (47001 otherwise). */
+export function jsonObjectBody(body: unknown): Record<string, unknown> {
+  const text = bodyText(body);
+  if (text.trim() === '') throw new WeChatError('DATA_FORMAT', 'the body is empty; send a JSON object');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new WeChatError('DATA_FORMAT', 'the body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new WeChatError('DATA_FORMAT', 'the body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** Events in a body: a JSON array, `{"events":[…]}`, or NDJSON (one object per line). */
+export function eventRecords(body: unknown, contentType: string | undefined): { records: unknown[]; lineErrors: { index: number; reason: string }[] } {
+  const text = bodyText(body);
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/ndjson') {
+    const records: unknown[] = [];
+    const lineErrors: { index: number; reason: string }[] = [];
+    for (const line of text.split(/\r?\n/)) {
+      if (line.trim() === '') continue;
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+        lineErrors.push({ index: records.length, reason: `line ${records.length + lineErrors.length + 1} is not valid JSON` });
+        records.push(undefined);
+      }
+    }
+    return { records, lineErrors };
+  }
+  if (text.trim() === '') throw new WeChatError('DATA_FORMAT', 'the body is empty; send a JSON array of events, {"events":[…]} or NDJSON');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new WeChatError('DATA_FORMAT', 'the body is not valid JSON (send NDJSON with Content-Type: application/x-ndjson)');
+  }
+  if (Array.isArray(value)) return { records: value, lineErrors: [] };
+  if (typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events)) {
+    return { records: (value as { events: unknown[] }).events, lineErrors: [] };
+  }
+  throw new WeChatError('DATA_FORMAT', 'the body must be a JSON array of events or {"events":[…]}');
+}

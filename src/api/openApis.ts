@@ -1,0 +1,34 @@
+import type { Services } from '../services.ts';
+import { WeChatError } from '../domain/errors.ts';
+
+/**
+ * WeChat's open APIs datacube answers, by the name the cloud call uses and the path the HTTPS call uses.
+ * One table, shared by POST /datacube/<path> and POST /tcb, so both give the same answer.
+ * `run` resolves to WeChat's JSON answer text, or throws a WeChatError.
+ */
+export interface OpenApi {
+  name: string;
+  path: string;
+  run(services: Services, appid: string, params: Record<string, unknown>): Promise<string>;
+}
+
+function dateParam(params: Record<string, unknown>, key: string): string {
+  const v = params[key];
+  if (typeof v !== 'string') throw new WeChatError('DATA_FORMAT', `${key} is missing or not a string`);
+  return v;
+}
+
+export const OPEN_APIS: readonly OpenApi[] = [
+  {
+    name: 'analysis.getUserPortrait',
+    path: 'getweanalysisappiduserportrait',
+    async run(s, appid, params) {
+      const window = s.portrait.window(dateParam(params, 'begin_date'), dateParam(params, 'end_date'));
+      await s.auth.charge(appid, 'getUserPortrait');
+      return s.portrait.portraitJson(appid, window);
+    },
+  },
+];
+
+export const OPEN_API_BY_NAME = new Map(OPEN_APIS.map((a) => [a.name, a]));
+export const OPEN_API_BY_PATH = new Map(OPEN_APIS.map((a) => [a.path, a]));

@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../../services.ts';
+import { jsonObjectBody } from '../body.ts';
+import { sendError } from '../reply.ts';
+
+/** GET /cgi-bin/token and POST /cgi-bin/stable_token. */
+export async function tokenRoutes(app: FastifyInstance, s: Services): Promise<void> {
+  app.get('/cgi-bin/token', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    try {
+      return await s.auth.token(q.grant_type, q.appid, q.secret);
+    } catch (err) {
+      return sendError(req, reply, err);
+    }
+  });
+
+  app.post('/cgi-bin/stable_token', async (req, reply) => {
+    try {
+      const b = jsonObjectBody(req.body);
+      return await s.auth.stableToken(b.grant_type, b.appid, b.secret, b.force_refresh);
+    } catch (err) {
+      return sendError(req, reply, err);
+    }
+  });
+}

@@ -1,0 +1,3 @@
+export { AuthService, TOKEN_OVERLAP_MS, type IssuedToken } from './AuthService.ts';
+export { Sealer, hashToken, hashSecret, verifySecret, safeEqual, APPID_PATTERN, SECRET_PATTERN } from './crypto.ts';
+export { loadMasterKey } from './masterKey.ts';

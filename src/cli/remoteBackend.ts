@@ -1,0 +1,52 @@
+import type { UserPortrait } from '../domain/portrait.ts';
+import type { Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
+import type { ServerFile } from './serverFile.ts';
+
+/** Goes through the admin routes of the server that owns the data directory. */
+export class RemoteBackend implements Backend {
+  readonly kind = 'remote' as const;
+  constructor(private readonly server: ServerFile) {}
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+    const r = await fetch(`${this.server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.server.adminKey}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await r.json()) as T;
+    return { status: r.status, json };
+  }
+
+  private async ok<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const { status, json } = await this.call<T & { error?: string }>(method, path, body);
+    if (status !== 200) throw new Error(json.error ?? `the server answered HTTP ${status}`);
+    return json;
+  }
+
+  createApp(input: { name?: string; env?: string }): Promise<PublicApp & { secret: string }> {
+    return this.ok('POST', '/admin/apps', input);
+  }
+  listApps(): Promise<PublicApp[]> {
+    return this.ok('GET', '/admin/apps');
+  }
+  updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number }): Promise<PublicApp> {
+    return this.ok('PATCH', `/admin/apps/${encodeURIComponent(appid)}`, patch);
+  }
+  async hasApp(appid: string): Promise<boolean> {
+    return (await this.listApps()).some((a) => a.appid === appid);
+  }
+  ingest(appid: string, records: unknown[]): Promise<BatchAnswer> {
+    return this.ok('POST', `/admin/events?appid=${encodeURIComponent(appid)}`, records);
+  }
+  async portrait(appid: string, beginDate: string, endDate: string): Promise<PortraitAnswer> {
+    const { status, json } = await this.call<UserPortrait & { errcode?: number; errmsg?: string; error?: string }>('POST', '/admin/portrait', {
+      appid,
+      begin_date: beginDate,
+      end_date: endDate,
+    });
+    if (status === 200) return { ok: true, portrait: json };
+    if (typeof json.errcode === 'number') return { ok: false, errcode: json.errcode, errmsg: json.errmsg ?? '' };
+    throw new Error(json.error ?? `the server answered HTTP ${status}`);
+  }
+  async close(): Promise<void> {}
+}

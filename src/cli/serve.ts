@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { createServer } from '../api/index.ts';
+import { formatDay } from '../domain/day.ts';
+import { yesterday } from '../domain/clock.ts';
+import type { Config } from '../config.ts';
+import { openServices, type Services } from '../services.ts';
+import { readDemoCredentials } from './demoApp.ts';
+import { fillDemo } from './fillDemo.ts';
+import { LocalBackend } from './localBackend.ts';
+import { liveServer, removeServerFile, writeServerFile } from './serverFile.ts';
+
+export interface RunningServer {
+  url: string;
+  services: Services;
+  /** Stops accepting, finishes what is in flight, flushes and closes the store. */
+  stop(): Promise<void>;
+}
+
+/** Starts the HTTP server on the configured store; with `demo`, fills an empty store with the demo app. */
+export async function startServer(config: Config, opts: { demo?: boolean; print?: (line: string) => void } = {}): Promise<RunningServer> {
+  const print = opts.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+  mkdirSync(config.dataDir, { recursive: true });
+  const other = await liveServer(config.dataDir);
+  if (other) throw new Error(`a datacube server (pid ${other.pid}) already serves ${config.dataDir} at ${other.url}`);
+  const services = await openServices(config);
+  try {
+    if (opts.demo && (await services.store.listApps()).length === 0) {
+      print('First start: creating the demo app with 30 days of synthetic visits…');
+      await fillDemo(new LocalBackend(services), config.dataDir, services.clock, { users: 5000, days: 30 });
+    }
+    const adminKey = randomBytes(32).toString('hex');
+    const app = await createServer(services, { adminKey });
+    const address = await app.listen({ port: config.port, host: config.host });
+    const url = address.replace('://[::1]', '://localhost');
+    writeServerFile(config.dataDir, { url, pid: process.pid, adminKey });
+    if (opts.demo) printBanner(print, url, config.dataDir, services);
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        try {
+          await app.close();
+        } finally {
+          removeServerFile(config.dataDir);
+          await services.close();
+        }
+      })());
+    return { url, services, stop };
+  } catch (e) {
+    await services.close();
+    throw e;
+  }
+}
+
+function printBanner(print: (l: string) => void, url: string, dataDir: string, s: Services): void {
+  const demo = readDemoCredentials(dataDir);
+  print(`datacube is listening on ${url} (data: ${dataDir}, store: ${s.store.backend})`);
+  if (!demo) return;
+  const end = yesterday(s.clock);
+  const begin = end - 6;
+  print('');
+  print(`Demo app: appid ${demo.appid}  secret ${demo.secret}`);
+  print('');
+  print('Get an access token (kept in $TOKEN):');
+  print(
+    `  TOKEN=$(curl -s "${url}/cgi-bin/token?grant_type=client_credential&appid=${demo.appid}&secret=${demo.secret}" | sed -E 's/.*"access_token":"([^"]*)".*/\\1/'); echo $TOKEN`,
+  );
+  print("The last 7 days' user portrait:");
+  print(
+    `  curl -s -X POST "${url}/datacube/getweanalysisappiduserportrait?access_token=$TOKEN" -d '{"begin_date":"${formatDay(begin)}","end_date":"${formatDay(end)}"}'`,
+  );
+  print('');
+}
+
+/** `datacube serve`: runs until SIGTERM/SIGINT, then shuts down gracefully. */
+export async function serveUntilSignalled(config: Config, opts: { demo?: boolean }): Promise<void> {
+  const server = await startServer(config, opts);
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      process.stderr.write(`${sig}: shutting down…\n`);
+      server.stop().then(resolve, (e: unknown) => {
+        process.stderr.write(`shutdown failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}

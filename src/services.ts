@@ -1,0 +1,41 @@
+import { AuthService, loadMasterKey, Sealer } from './auth/index.ts';
+import type { Config } from './config.ts';
+import { systemClock, type Clock } from './domain/clock.ts';
+import { IngestService } from './ingest/index.ts';
+import { PortraitService } from './portrait/index.ts';
+import { openStore, type Store } from './store/index.ts';
+
+/** Everything a server or a local CLI command works with, wired together once. */
+export interface Services {
+  config: Config;
+  clock: Clock;
+  store: Store;
+  auth: AuthService;
+  ingest: IngestService;
+  portrait: PortraitService;
+  close(): Promise<void>;
+}
+
+export async function openServices(config: Config, clock: Clock = systemClock, store?: Store): Promise<Services> {
+  const s = store ?? (await openStore(config.store, config.dataDir));
+  const sealer = new Sealer(loadMasterKey(config.dataDir, config.masterKey));
+  const auth = new AuthService(s, clock, sealer, { tokenTtlSeconds: config.tokenTtlSeconds, defaultDailyQuota: config.dailyQuota });
+  const portrait = new PortraitService(s, clock, config.cacheEntries);
+  const ingest = new IngestService(s, clock);
+  ingest.onStored((appid) => portrait.invalidate(appid));
+  let closed = false;
+  return {
+    config,
+    clock,
+    store: s,
+    auth,
+    ingest,
+    portrait,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await auth.close().catch(() => undefined);
+      await s.close();
+    },
+  };
+}

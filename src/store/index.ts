@@ -1,0 +1,5 @@
+export type { Store, AppendResult } from './store.ts';
+export type { AppRecord, AppPatch, TokenRecord, TokenKind } from './records.ts';
+export { openStore, duckdbPath } from './openStore.ts';
+export { DuckDBStore } from './duckdb/index.ts';
+export { VALUE_BITS, VALUE_MASK } from './packing.ts';
