@@ -26,8 +26,6 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     logger: opts.logger ?? { level: s.config.logLevel },
     bodyLimit: s.config.maxBodyBytes,
     genReqId: () => newRid(s.clock.now()),
-    requestIdLogLabel: 'rid',
-    disableRequestLogging: false,
     return503OnClosing: true,
   });
 

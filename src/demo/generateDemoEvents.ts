@@ -145,21 +145,23 @@ function drawHabit(rng: Rng, u: number, first: Day, days: number): Habit {
   if (u < days) {
     offset = u;
     rng();
-  } else if (rng() < 0.55) {
+  } else if (rng() < 0.45) {
     offset = Math.floor(rng() * days);
   } else {
-    const tau = Math.max(1, days / 4);
+    const tau = Math.max(1, days / 6);
     offset = Math.min(days - 1, Math.floor(-tau * Math.log(1 - rng() * (1 - Math.exp(-days / tau)))));
   }
   const kind = rng();
   const x = rng();
   if (kind < 0.4) return { firstDay: first + offset, keenness: 0.02, fades: false }; // came once, rarely again
-  if (kind < 0.78) return { firstDay: first + offset, keenness: 0.1 + 0.3 * x, fades: true };
-  return { firstDay: first + offset, keenness: 0.45 + 0.5 * x, fades: false };
+  if (kind < 0.75) return { firstDay: first + offset, keenness: 0.1 + 0.3 * x, fades: true };
+  return { firstDay: first + offset, keenness: 0.5 + 0.45 * x, fades: false };
 }
 
 function drawProfile(rng: Rng, u: number, appPrefix: string, habit: Habit, last: Day): Profile {
-  const openid = `o${appPrefix}${idChars(rng, 16)}${idOfNumber(u, 6)}`;
+  // 28 characters like a real openid: `o`, a per-app prefix, random text, and the user number scrambled by a
+  // bijection of 32-bit integers (so distinct users get distinct openids without the tail looking like a counter).
+  const openid = `o${appPrefix}${idChars(rng, 16)}${idOfNumber(Math.imul(u ^ 0x2545f491, 0x9e3779b1) >>> 0, 6)}`;
   const g = rng();
   const gender = g < 0.478 ? 1 : g < 0.92 ? 2 : 0;
   const genderOmitted = gender === 0 && rng() < 0.4;
@@ -275,14 +277,18 @@ export function* generateDemoEvents(opts: DemoOptions): Generator<Record<string,
           const stay = stays[k] ?? 1;
           const visit: Visit = { page, scene, session, stay, type: 'visit' };
           batch.push(makeRecord(`demo-${seed}-${eventNo++}`, isoShanghai(ms), profile, place, device, visit, rng));
+          if (batch.length >= batchSize) {
+            yield batch;
+            batch = [];
+          }
           if (rng() < 0.03) {
             const share: Visit = { page, scene, session, stay: undefined, type: 'share' };
             const at = isoShanghai(ms + Math.floor(rng() * stay * 1000));
             batch.push(makeRecord(`demo-${seed}-${eventNo++}`, at, profile, place, device, share, rng));
-          }
-          if (batch.length >= batchSize) {
-            yield batch;
-            batch = [];
+            if (batch.length >= batchSize) {
+              yield batch;
+              batch = [];
+            }
           }
           ms += (stay + 2) * 1000;
           page = draw(NEXT_PAGES, rng);

@@ -19,6 +19,10 @@ interface WxCloud {
 
 const require = createRequire(import.meta.url);
 
+// Tells @cloudbase/node-sdk it already knows its platform, so it does not probe Tencent Cloud's metadata host
+// (a DNS lookup outside this machine) on every call.
+process.env.TENCENTCLOUD = 'true';
+
 /** A wx-server-sdk as a fresh `require` sees it: its default instance can be `init`ed once only. */
 function freshCloud(config: { env: string; secretId: string; secretKey: string }): WxCloud {
   delete require.cache[require.resolve('wx-server-sdk')];

@@ -1,0 +1,119 @@
+import { createRequire } from 'node:module';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../domain/clock.ts';
+import { dayOf, formatDay, startOfDay } from '../domain/day.ts';
+import { startTestServer, type TestServer } from './testing.ts';
+
+// The real wx-server-sdk against the real datacube server (DuckDB file, port 0): the cloud call and the
+// HTTPS call must give the same portrait.
+
+type Call = (data: Record<string, unknown>) => Promise<Record<string, unknown>>;
+interface OpenApi {
+  (options: { convertCase?: boolean; appid?: string }): OpenApi;
+  readonly analysis: { getUserPortrait: Call };
+}
+interface WxCloud {
+  init(config: { env: string; serviceUrl: string; secretId: string; secretKey: string }): void;
+  openapi: OpenApi;
+}
+const require = createRequire(import.meta.url);
+process.env.TENCENTCLOUD = 'true'; // no probe of Tencent Cloud's metadata host
+
+function cloudFor(serviceUrl: string, env: string, secretId: string, secretKey: string): WxCloud {
+  delete require.cache[require.resolve('wx-server-sdk')];
+  const cloud = require('wx-server-sdk') as WxCloud;
+  cloud.init({ env, serviceUrl, secretId, secretKey });
+  return cloud;
+}
+
+function camel(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(camel);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camel(x)]));
+  }
+  return v;
+}
+
+async function thrown(p: Promise<unknown>): Promise<{ errCode?: unknown; errMsg?: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { errCode?: unknown; errMsg?: string };
+  }
+  throw new Error('expected the SDK to throw');
+}
+
+const NOW = Date.now();
+const YESTERDAY = dayOf(NOW) - 1;
+
+describe('cloud call through the real wx-server-sdk', () => {
+  let t: TestServer;
+  let app: { appid: string; secret: string };
+  let serviceUrl: string;
+  const begin = formatDay(YESTERDAY - 6);
+  const end = formatDay(YESTERDAY);
+
+  beforeAll(async () => {
+    t = await startTestServer({ clock: new ManualClock(NOW) });
+    serviceUrl = `${t.url}/tcb`;
+    app = await t.newApp({ env: 'cloud1-test' });
+    const tok = await t.token(app.appid, app.secret);
+    const at = (d: number, h: number) => new Date(startOfDay(d) + h * 3_600_000).toISOString();
+    await t.post(`/v1/events?access_token=${tok}`, [
+      { openid: 'a', time: at(YESTERDAY, 9), gender: 1, platform: 'ios', brand: 'iPhone', model: 'iPhone 15', province: '广东', city: '深圳', age: 28 },
+      { openid: 'b', time: at(YESTERDAY - 3, 9), gender: 2, platform: 'android', brand: 'HUAWEI', model: 'Mate 60', province: '浙江', city: '杭州', age: 41 },
+      { openid: 'c', time: at(YESTERDAY - 40, 9) },
+      { openid: 'c', time: at(YESTERDAY - 2, 9), platform: 'android' },
+    ]);
+  });
+  afterAll(async () => {
+    await t.stop(true);
+  });
+
+  it('answers getUserPortrait like the HTTPS call, camelCased, with errMsg and errCode', async () => {
+    const cloud = cloudFor(serviceUrl, 'cloud1-test', app.appid, app.secret);
+    const viaSdk = await cloud.openapi.analysis.getUserPortrait({ beginDate: begin, endDate: end });
+    const tok = await t.token(app.appid, app.secret);
+    const viaHttps = (await t.post(`/datacube/getweanalysisappiduserportrait?access_token=${tok}`, { begin_date: begin, end_date: end })).json;
+    expect(viaSdk).toEqual({ ...(camel(viaHttps) as object), errMsg: 'openapi.analysis.getUserPortrait:ok', errCode: 0 });
+    expect((viaSdk.visitUv as { genders: unknown[] }).genders).toHaveLength(3);
+    expect(viaSdk.refDate).toBe(`${begin}-${end}`);
+  });
+
+  it('returns snake_case with convertCase: false and honours the env app own appid', async () => {
+    const cloud = cloudFor(serviceUrl, 'cloud1-test', app.appid, app.secret);
+    const raw = await cloud.openapi({ convertCase: false, appid: app.appid }).analysis.getUserPortrait({ begin_date: begin, end_date: end });
+    expect(raw.ref_date).toBe(`${begin}-${end}`);
+    expect(raw.visit_uv_new).toBeDefined();
+    const other = await thrown(cloud.openapi({ appid: 'wx0123456789abcdef' }).analysis.getUserPortrait({ beginDate: begin, endDate: end }));
+    expect(other.errCode).toBe(48001);
+  });
+
+  it('throws 61500 and 61501 for bad dates, as WeChat does', async () => {
+    const cloud = cloudFor(serviceUrl, 'cloud1-test', app.appid, app.secret);
+    const fmt = await thrown(cloud.openapi.analysis.getUserPortrait({ beginDate: '2026-11-01', endDate: end }));
+    expect(fmt.errCode).toBe(61500);
+    expect(fmt.errMsg).toMatch(/:fail date format error$/);
+    const range = await thrown(cloud.openapi.analysis.getUserPortrait({ beginDate: formatDay(YESTERDAY - 4), endDate: end }));
+    expect(range.errCode).toBe(61501);
+    expect(range.errMsg).toMatch(/:fail date range error$/);
+  });
+
+  it('refuses a wrong secretKey and an unknown env', async () => {
+    const wrong = cloudFor(serviceUrl, 'cloud1-test', app.appid, '0'.repeat(32));
+    const e1 = await thrown(wrong.openapi.analysis.getUserPortrait({ beginDate: begin, endDate: end }));
+    expect(String(e1.errMsg)).toMatch(/fail/);
+    expect(e1.errCode).not.toBe(0);
+    const unknown = cloudFor(serviceUrl, 'no-such-env', app.appid, app.secret);
+    const e2 = await thrown(unknown.openapi.analysis.getUserPortrait({ beginDate: begin, endDate: end }));
+    expect(String(e2.errMsg)).toMatch(/invalid env/);
+  });
+
+  it('uses the appid as the env of an app created without one', async () => {
+    const plain = await t.newApp();
+    const cloud = cloudFor(serviceUrl, plain.appid, plain.appid, plain.secret);
+    const r = await cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end });
+    expect(r.refDate).toBe(end);
+    expect(r.errCode).toBe(0);
+  });
+});

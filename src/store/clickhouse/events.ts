@@ -1,0 +1,209 @@
+import type { VisitEvent } from '../../domain/event.ts';
+import type { AppendResult } from '../store.ts';
+import type { Connection, JsonRow } from './connection.ts';
+import { TIME_OFFSET_MS } from './schema.ts';
+import { isoDay, list, MAX_DATE_DAY, sql } from './sql.ts';
+
+/** Strictly increasing numbers, microseconds since the epoch when calls are sparse; `seq` and row versions. */
+export class MonotonicMicros {
+  private last = 0;
+  /** Reserves `n` consecutive values and returns the first. */
+  take(n = 1): number {
+    const first = Math.max(this.last + 1, Date.now() * 1000);
+    this.last = first + n - 1;
+    return first;
+  }
+}
+
+function fail(i: number, field: string, why: string): never {
+  throw new TypeError(`event ${i}: ${field} ${why}`);
+}
+function int(i: number, field: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) fail(i, field, `must be an integer in [${min}, ${max}], got ${String(v)}`);
+}
+function text(i: number, field: string, v: string | null, nullable: boolean): void {
+  if (v === null ? !nullable : typeof v !== 'string') fail(i, field, nullable ? 'must be a string or null' : 'must be a string');
+}
+
+/**
+ * The checks the column types need (ingest has validated the meaning already). A value ClickHouse would have to
+ * truncate or reject must not get half-way into a batch, so the whole batch is refused before anything is sent.
+ */
+export function checkEvent(e: VisitEvent, i: number): void {
+  text(i, 'openid', e.openid, false);
+  text(i, 'eventId', e.eventId, true);
+  int(i, 'day', e.day, 0, MAX_DATE_DAY);
+  // The packed per-user values need t = time + 8 h >= 0 and t < 2^43 (year 2248).
+  int(i, 'time', e.time, -TIME_OFFSET_MS, 2 ** 43 - 1 - TIME_OFFSET_MS);
+  int(i, 'gender', e.gender, 0, 255);
+  if (e.age !== null) int(i, 'age', e.age, 0, 255);
+  int(i, 'ageBucket', e.ageBucket, 0, 255);
+  int(i, 'platformId', e.platformId, 0, 255);
+  // Dimension values must fit the packed integers' low 20 bits.
+  int(i, 'province', e.province, 0, 0xfffff);
+  int(i, 'city', e.city, 0, 0xfffff);
+  if (e.scene !== null) int(i, 'scene', e.scene, -(2 ** 31), 2 ** 31 - 1);
+  if (e.stay !== null && !Number.isFinite(e.stay)) fail(i, 'stay', 'must be a finite number or null');
+  text(i, 'type', e.type, false);
+  for (const f of ['platform', 'brand', 'model', 'device', 'ip', 'page', 'session', 'props'] as const) text(i, f, e[f], true);
+}
+
+function toRow(appid: string, seq: number, e: VisitEvent): JsonRow {
+  return {
+    appid,
+    seq,
+    event_id: e.eventId,
+    openid: e.openid,
+    time: e.time,
+    day: isoDay(e.day),
+    gender: e.gender,
+    age: e.age,
+    age_bucket: e.ageBucket,
+    platform: e.platform,
+    platform_id: e.platformId,
+    brand: e.brand,
+    model: e.model,
+    device: e.device,
+    province: e.province,
+    city: e.city,
+    ip: e.ip,
+    type: e.type,
+    page: e.page,
+    scene: e.scene,
+    session: e.session,
+    stay: e.stay,
+    props: e.props,
+  };
+}
+
+/** Columns as `exportEvents` reads them (64-bit integers arrive as JSON strings). */
+const EXPORT_COLUMNS = sql`event_id, openid, time, toUInt16(day) AS day_number, gender, age, age_bucket, platform, platform_id,
+  brand, model, device, province, city, ip, type, page, scene, session, stay, props`;
+
+function nullableNumber(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+function nullableText(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+function fromRow(r: JsonRow): VisitEvent {
+  return {
+    eventId: nullableText(r.event_id),
+    openid: String(r.openid),
+    time: Number(r.time),
+    day: Number(r.day_number),
+    gender: Number(r.gender),
+    age: nullableNumber(r.age),
+    ageBucket: Number(r.age_bucket),
+    platform: nullableText(r.platform),
+    platformId: Number(r.platform_id),
+    brand: nullableText(r.brand),
+    model: nullableText(r.model),
+    device: nullableText(r.device),
+    province: Number(r.province),
+    city: Number(r.city),
+    ip: nullableText(r.ip),
+    type: String(r.type),
+    page: nullableText(r.page),
+    scene: nullableNumber(r.scene),
+    session: nullableText(r.session),
+    stay: nullableNumber(r.stay),
+    props: nullableText(r.props),
+  };
+}
+
+export interface EventsOptions {
+  /** Rows per INSERT statement (default 100 000). */
+  insertBatchRows?: number;
+  /** Event ids per duplicate lookup query (default 5 000). */
+  lookupBatchIds?: number;
+}
+
+/** Which of `ids` are already stored for the app (a primary-key lookup in `event_ids`). */
+async function storedIds(c: Connection, appid: string, ids: readonly string[], chunk: number): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < ids.length; i += chunk) {
+    const part = ids.slice(i, i + chunk);
+    const rows = await c.rows<{ event_id: string }>(
+      sql`SELECT DISTINCT event_id FROM ${c.table('event_ids')} WHERE appid = ${appid} AND event_id IN ${list(part)}`,
+      // The IN list is literal text; let a long one through the parser.
+      { max_query_size: '16777216' },
+    );
+    for (const r of rows) found.add(String(r.event_id));
+  }
+  return found;
+}
+
+/**
+ * Stores the events of one app that are not duplicates: an `eventId` already stored for the app, or repeated
+ * earlier in the batch. Callers serialise appends per app (see ClickHouseStore), so a batch's check and insert
+ * are not interleaved with another batch of the same app from this process.
+ */
+export async function appendEvents(
+  c: Connection,
+  seqs: MonotonicMicros,
+  appid: string,
+  events: readonly VisitEvent[],
+  opts: EventsOptions = {},
+): Promise<AppendResult> {
+  events.forEach(checkEvent);
+  const duplicates: number[] = [];
+  const firstIndex = new Map<string, number>();
+  events.forEach((e, i) => {
+    if (e.eventId === null) return;
+    if (firstIndex.has(e.eventId)) duplicates.push(i);
+    else firstIndex.set(e.eventId, i);
+  });
+  if (firstIndex.size > 0) {
+    const stored = await storedIds(c, appid, [...firstIndex.keys()], opts.lookupBatchIds ?? 5_000);
+    for (const id of stored) {
+      const i = firstIndex.get(id);
+      if (i !== undefined) duplicates.push(i);
+    }
+    duplicates.sort((a, b) => a - b);
+  }
+  const skip = new Set(duplicates);
+  const accepted = events.length - skip.size;
+  let seq = seqs.take(Math.max(1, accepted));
+  const rows: JsonRow[] = [];
+  events.forEach((e, i) => {
+    if (!skip.has(i)) rows.push(toRow(appid, seq++, e));
+  });
+  const size = Math.max(1, opts.insertBatchRows ?? 100_000);
+  for (let i = 0; i < rows.length; i += size) await c.insert('events', rows.slice(i, i + size));
+  return { accepted, duplicates };
+}
+
+export async function countEvents(c: Connection, appid: string): Promise<number> {
+  const rows = await c.rows<{ n: string }>(sql`SELECT count() AS n FROM ${c.table('events')} WHERE appid = ${appid}`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Streams an app's events in the order they were stored (by `seq`), `batchSize` at a time. */
+export async function exportEvents(
+  c: Connection,
+  appid: string,
+  onBatch: (events: VisitEvent[]) => Promise<void>,
+  batchSize = 10_000,
+): Promise<number> {
+  const size = Math.max(1, Math.floor(batchSize));
+  let batch: VisitEvent[] = [];
+  let total = 0;
+  await c.stream(
+    sql`SELECT ${EXPORT_COLUMNS} FROM ${c.table('events')} WHERE appid = ${appid} ORDER BY seq, openid, time`,
+    async (row) => {
+      batch.push(fromRow(row));
+      total++;
+      if (batch.length >= size) {
+        const full = batch;
+        batch = [];
+        await onBatch(full);
+      }
+    },
+    // Sorting a large app spills to disk instead of failing for memory.
+    { max_bytes_before_external_sort: '1000000000' },
+  );
+  if (batch.length > 0) await onBatch(batch);
+  return total;
+}

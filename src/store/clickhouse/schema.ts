@@ -1,0 +1,207 @@
+import { VALUE_BITS } from '../packing.ts';
+import type { Connection } from './connection.ts';
+import { ident, type Sql, sql } from './sql.ts';
+
+/**
+ * The ClickHouse schema as numbered migrations. Each runs once, in order, and is recorded in `schema_migrations`.
+ * Every statement is idempotent (`IF NOT EXISTS`), because two datacube servers may start at the same time and
+ * because a crash can fall between a statement and its record. Never edit a migration that has shipped.
+ *
+ * Tables (see connection.ts for the single-server and cluster layouts):
+ * - `events`: every accepted event, append-only, the truth. MergeTree partitioned by month of `day`, sorted by
+ *   (appid, day, cityHash64(openid)). Sharded by cityHash64(appid, openid): each user lives on exactly one shard,
+ *   and so do the user's rows in the derived tables below, which the shard's materialized views fill.
+ * - `user_days`: per (app, day, user) and dimension, the latest known value packed as `(t << 20) | value` where
+ *   t = ms since Shanghai 1970-01-01 00:00 (always >= 0 for a valid Date) and 0 = unknown; devices as the
+ *   largest (t + 1, name) tuple, (0, '') = unknown. AggregatingMergeTree with maxState, fed by `user_days_mv`.
+ * - `user_first`: per (app, user) the first day ever (minState), fed by `user_first_mv`.
+ * - `event_ids`: (app, event_id) of every stored event that has one, for duplicate checks by primary key.
+ * - `apps`, `tokens`: ReplacingMergeTree(version); a change is a new row with a higher version and reads take
+ *   argMax(…, version), so any number of datacube servers in front of the same ClickHouse agree without FINAL.
+ * - `usage`: SummingMergeTree(calls); adding is inserting a row, reading is sum(calls).
+ * In cluster mode the small tables are sharded too (by appid, token hash, usage key), so every server of the
+ * cluster sees the same apps, tokens and counters, and no server is special.
+ * - `shards` (cluster mode only): Distributed over `system.one`, one row per shard, used to run a query once on
+ *   every shard against its local tables (see portrait.ts).
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  statements(c: Connection): Sql[];
+}
+
+/**
+ * `CREATE TABLE` for a logical table: the table itself on a single server; in cluster mode the local table on
+ * every server plus the Distributed table in front, sharded by `shardKey`.
+ */
+export function createTable(c: Connection, name: string, body: Sql, shardKey: Sql): Sql[] {
+  const local = c.local(name);
+  if (!c.cluster) return [sql`CREATE TABLE IF NOT EXISTS ${local} ${body}`];
+  return [
+    sql`CREATE TABLE IF NOT EXISTS ${local}${c.onCluster} ${body}`,
+    sql`CREATE TABLE IF NOT EXISTS ${c.table(name)}${c.onCluster} AS ${local}
+        ENGINE = Distributed(${c.cluster}, ${c.db}, ${ident(c.localName(name))}, ${shardKey})`,
+  ];
+}
+
+/** A materialized view from a local table into a local table (on every server in cluster mode). */
+function createView(c: Connection, name: string, target: string, select: Sql): Sql {
+  return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${c.local(name)}${c.onCluster} TO ${c.local(target)} AS ${select}`;
+}
+
+/** Shanghai midnight 1970-01-01 is -8 h in epoch ms: adding this makes the time of any valid event >= 0. */
+export const TIME_OFFSET_MS = 8 * 3_600_000;
+
+/** `(t << VALUE_BITS) | value` when the value is known (non-zero), else 0; as Int64. */
+function packed(column: string): Sql {
+  const col = ident(column);
+  return sql`if(${col} = 0, toInt64(0), bitOr(bitShiftLeft(toInt64(time + ${TIME_OFFSET_MS}), ${VALUE_BITS}), toInt64(${col})))`;
+}
+
+export const BOOTSTRAP = (c: Connection): Sql[] => [
+  sql`CREATE DATABASE IF NOT EXISTS ${c.db}${c.onCluster}`,
+  ...createTable(
+    c,
+    'schema_migrations',
+    sql`(version UInt32, name String, applied_at DateTime DEFAULT now()) ENGINE = ReplacingMergeTree() ORDER BY version`,
+    sql`version`,
+  ),
+];
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'events and derived per-user tables',
+    statements: (c) => [
+      ...createTable(
+        c,
+        'events',
+        sql`(
+          appid String,
+          seq UInt64,
+          event_id Nullable(String),
+          openid String,
+          time Int64,
+          day Date,
+          gender UInt8,
+          age Nullable(UInt8),
+          age_bucket UInt8,
+          platform Nullable(String),
+          platform_id UInt8,
+          brand Nullable(String),
+          model Nullable(String),
+          device Nullable(String),
+          province UInt32,
+          city UInt32,
+          ip Nullable(String),
+          type String,
+          page Nullable(String),
+          scene Nullable(Int32),
+          session Nullable(String),
+          stay Nullable(Float64),
+          props Nullable(String),
+          inserted_at DateTime DEFAULT now()
+        ) ENGINE = MergeTree() PARTITION BY toYYYYMM(day) ORDER BY (appid, day, cityHash64(openid))`,
+        sql`cityHash64(appid, openid)`,
+      ),
+      ...createTable(
+        c,
+        'user_days',
+        sql`(
+          appid String,
+          day Date,
+          openid String,
+          province AggregateFunction(max, Int64),
+          city AggregateFunction(max, Int64),
+          gender AggregateFunction(max, Int64),
+          platform AggregateFunction(max, Int64),
+          age AggregateFunction(max, Int64),
+          device AggregateFunction(max, Tuple(Int64, String))
+        ) ENGINE = AggregatingMergeTree() PARTITION BY toYYYYMM(day) ORDER BY (appid, day, openid)`,
+        sql`cityHash64(appid, openid)`,
+      ),
+      ...createTable(
+        c,
+        'user_first',
+        sql`(appid String, openid String, first_day AggregateFunction(min, Date))
+            ENGINE = AggregatingMergeTree() ORDER BY (appid, openid)`,
+        sql`cityHash64(appid, openid)`,
+      ),
+      ...createTable(
+        c,
+        'event_ids',
+        sql`(appid String, event_id String) ENGINE = ReplacingMergeTree() ORDER BY (appid, event_id)`,
+        sql`cityHash64(appid, event_id)`,
+      ),
+      createView(
+        c,
+        'user_days_mv',
+        'user_days',
+        sql`SELECT appid, day, openid,
+              maxState(${packed('province')}) AS province,
+              maxState(${packed('city')}) AS city,
+              maxState(${packed('gender')}) AS gender,
+              maxState(${packed('platform_id')}) AS platform,
+              maxState(${packed('age_bucket')}) AS age,
+              maxState(tuple(if(isNull(device), toInt64(0), toInt64(time + ${TIME_OFFSET_MS + 1})), ifNull(device, ''))) AS device
+            FROM ${c.local('events')}
+            GROUP BY appid, day, openid`,
+      ),
+      createView(
+        c,
+        'user_first_mv',
+        'user_first',
+        sql`SELECT appid, openid, minState(day) AS first_day FROM ${c.local('events')} GROUP BY appid, openid`,
+      ),
+      createView(
+        c,
+        'event_ids_mv',
+        'event_ids',
+        sql`SELECT appid, assumeNotNull(event_id) AS event_id FROM ${c.local('events')} WHERE isNotNull(event_id)`,
+      ),
+      ...(c.cluster ? [sql`CREATE TABLE IF NOT EXISTS ${c.table('shards')}${c.onCluster} (dummy UInt8) ENGINE = Distributed(${c.cluster}, system, one)`] : []),
+    ],
+  },
+  {
+    version: 2,
+    name: 'apps, tokens and usage counters',
+    statements: (c) => [
+      ...createTable(
+        c,
+        'apps',
+        sql`(
+          appid String,
+          name String,
+          secret_hash String,
+          secret_sealed String,
+          env String,
+          daily_quota Int64,
+          created_at Int64,
+          version UInt64
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY appid`,
+        sql`cityHash64(appid)`,
+      ),
+      ...createTable(
+        c,
+        'tokens',
+        sql`(
+          hash String,
+          appid String,
+          kind String,
+          issued_at Int64,
+          expires_at Int64,
+          sealed String,
+          sealed_null UInt8,
+          version UInt64
+        ) ENGINE = ReplacingMergeTree(version) ORDER BY hash`,
+        sql`cityHash64(hash)`,
+      ),
+      ...createTable(
+        c,
+        'usage',
+        sql`(appid String, api String, day Date, calls Int64) ENGINE = SummingMergeTree(calls) ORDER BY (appid, api, day)`,
+        sql`cityHash64(appid, api, day)`,
+      ),
+    ],
+  },
+];
