@@ -51,14 +51,14 @@ function shardQuery(c: Connection, appid: string, w: Window): Sql {
     GROUP BY dim, num, str, known`;
 }
 
-interface CountRow {
+type CountRow = {
   dim: number;
   num: number;
   str: string;
   known: number;
   active: string;
   fresh: string;
-}
+};
 
 export async function portraitCounts(c: Connection, appid: string, w: Window): Promise<PortraitCount[]> {
   const inner = shardQuery(c, appid, w);
