@@ -8,7 +8,11 @@ import { sql } from './sql.ts';
  * idempotent, and a version recorded twice is harmless (the table collapses it).
  */
 export async function migrate(c: Connection, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  for (const stmt of BOOTSTRAP(c)) await c.exec(stmt);
+  // Distributed DDL takes a round through ZooKeeper per statement: skip the bootstrap when it is done.
+  const have = await c.rows<{ n: string }>(
+    sql`SELECT count() AS n FROM system.tables WHERE database = ${c.target.database} AND name = 'schema_migrations'`,
+  );
+  if (Number(have[0]?.n ?? 0) === 0) for (const stmt of BOOTSTRAP(c)) await c.exec(stmt);
   const done = new Set(
     (await c.rows<{ version: number }>(sql`SELECT version FROM ${c.table('schema_migrations')} GROUP BY version`)).map((r) =>
       Number(r.version),
