@@ -1,0 +1,224 @@
+/**
+ * ClickHouse-specific checks, run against the single server and the cluster alike (registered by
+ * ClickHouseStore.test.ts and cluster.test.ts). The backend-independent contract is ../contract.suite.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VisitEvent } from '../../domain/event.ts';
+import { BASE_DAY, BASE_MS, freshAppid, visit } from '../contract.suite.ts';
+import { canonical } from '../referencePortrait.ts';
+import type { Store } from '../store.ts';
+import { ClickHouseStore } from './ClickHouseStore.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Strings that break naive quoting or encoding. */
+export const NASTY_STRINGS: string[] = [
+  '',
+  "'",
+  "''",
+  '\\',
+  "\\'",
+  "it's",
+  'a\\b\\\\c',
+  "x' OR 1=1 --",
+  "'); DROP TABLE events; --",
+  'a\0b\0',
+  'line1\nline2\r\nline3\r',
+  'tab\there',
+  '\u0001\u0002\u001f\u007f',
+  '"double" `back` $dollar {brace}',
+  '广东省深圳市',
+  'é ñ ü',
+  '😀👍🏽👨‍👩‍👧',
+  '\u2028\u2029\ufeff',
+  '\\x41\\0\\n', // backslash escapes spelled out: must stay literal text
+];
+
+async function exportAll(store: Store, appid: string, batchSize?: number): Promise<{ events: VisitEvent[]; sizes: number[] }> {
+  const events: VisitEvent[] = [];
+  const sizes: number[] = [];
+  await store.exportEvents(
+    appid,
+    async (b) => {
+      sizes.push(b.length);
+      events.push(...b);
+    },
+    batchSize,
+  );
+  return { events, sizes };
+}
+
+export function registerScenarios(url: () => string): void {
+  describe('ClickHouse scenarios', () => {
+    let store: ClickHouseStore;
+    beforeAll(async () => {
+      // Small batches, so that chunked duplicate lookups and inserts are exercised.
+      store = await ClickHouseStore.open(url(), { lookupBatchIds: 3, insertBatchRows: 4 });
+    });
+    afterAll(() => store?.close());
+
+    it('finds duplicates across chunked lookups and inserts', async () => {
+      const appid = freshAppid();
+      const t = BASE_MS + HOUR;
+      const first = Array.from({ length: 10 }, (_, i) => visit({ openid: `u${i}`, time: t + i, eventId: `e${i % 8}` }));
+      expect(await store.append(appid, first)).toEqual({ accepted: 8, duplicates: [8, 9] });
+      const second = [
+        visit({ openid: 'v0', time: t, eventId: 'e7' }),
+        visit({ openid: 'v1', time: t, eventId: 'new1' }),
+        visit({ openid: 'v2', time: t, eventId: null }),
+        visit({ openid: 'v3', time: t, eventId: 'e0' }),
+        visit({ openid: 'v4', time: t, eventId: 'new1' }),
+        visit({ openid: 'v5', time: t, eventId: 'e3' }),
+        visit({ openid: 'v6', time: t, eventId: null }),
+      ];
+      expect(await store.append(appid, second)).toEqual({ accepted: 3, duplicates: [0, 3, 4, 5] });
+      expect(await store.countEvents(appid)).toBe(11);
+      expect(await store.append(appid, [])).toEqual({ accepted: 0, duplicates: [] });
+    });
+
+    it('computes the portrait by the latest-known rule, with new and active users', async () => {
+      const appid = freshAppid();
+      const d = (n: number, h = 0): number => BASE_MS + n * DAY + h * HOUR;
+      const T = d(2, 10); // b's two events share this instant: ties go to the larger value
+      await store.append(appid, [
+        // a: first seen before the window; in it: values on day 2, newer place on day 3, then an event with nothing.
+        visit({ openid: 'a', time: d(0, 1), gender: 2, province: 50, city: 5001 }),
+        visit({ openid: 'a', time: d(2, 1), gender: 1, province: 44, city: 4401, device: 'OPPO R9', platformId: 2, platform: 'android' }),
+        visit({ openid: 'a', time: d(3, 1), province: 11, city: 1101 }),
+        visit({ openid: 'a', time: d(4, 23) }),
+        // b: new; two events at the same time.
+        visit({ openid: 'b', time: T, gender: 1, ageBucket: 3, device: 'Apple iPhone 13', province: 44, city: 4401, platformId: 1 }),
+        visit({ openid: 'b', time: T, gender: 2, ageBucket: 5, device: 'Xiaomi 13', province: 31, city: 3101, platformId: 2 }),
+        // c: new, nothing known inside the window; known values after the window do not count.
+        visit({ openid: 'c', time: d(4, 5) }),
+        visit({ openid: 'c', time: d(5, 5), gender: 1, device: 'OPPO R9' }),
+        // d: first day inside the window (for now).
+        visit({ openid: 'd', time: d(3, 3), gender: 2, province: 31, city: 3101, device: 'Apple iPhone 13', platformId: 1, ageBucket: 2 }),
+        // e: only after the window.
+        visit({ openid: 'e', time: d(6), gender: 1 }),
+      ]);
+      const w = { begin: BASE_DAY + 2, end: BASE_DAY + 4 };
+      const expected = (dNew: number): string[] =>
+        [
+          'province|11|1|0', `province|31|1|${dNew}`, 'province|44|1|1', 'province|0|1|1',
+          'city|1101|1|0', `city|3101|1|${dNew}`, 'city|4401|1|1', 'city|0|1|1',
+          'genders|1|1|0', `genders|2|2|${1 + dNew}`, 'genders|0|1|1',
+          'platforms|2|2|1', `platforms|1|1|${dNew}`, 'platforms|0|1|1',
+          'ages|0|2|1', 'ages|5|1|1', `ages|2|1|${dNew}`,
+          'devices|OPPO R9|1|0', 'devices|Xiaomi 13|1|1', `devices|Apple iPhone 13|1|${dNew}`, 'devices|null|1|1',
+        ].sort();
+      expect(canonical(await store.portrait(appid, w))).toEqual(expected(1));
+      // A late event before the window: d is no longer new in it.
+      await store.append(appid, [visit({ openid: 'd', time: d(1, 1) })]);
+      expect(canonical(await store.portrait(appid, w))).toEqual(expected(0));
+      // Before everything: nobody.
+      expect(await store.portrait(appid, { begin: BASE_DAY - 30, end: BASE_DAY - 1 })).toEqual([]);
+    });
+
+    it('handles the first Shanghai day, whose times are before the Unix epoch', async () => {
+      const appid = freshAppid();
+      const start = -8 * HOUR; // 1970-01-01 00:00 in Shanghai
+      await store.append(appid, [
+        visit({ openid: 'x', time: start, gender: 2, day: 0 }),
+        visit({ openid: 'x', time: start + 1, gender: 1, day: 0 }),
+      ]);
+      expect(canonical(await store.portrait(appid, { begin: 0, end: 0 })).filter((s) => s.startsWith('genders'))).toEqual([
+        'genders|1|1|1',
+      ]);
+      expect((await exportAll(store, appid)).events.map((e) => e.time)).toEqual([start, start + 1]);
+    });
+
+    it('exports every field exactly, in storage order, in batches', async () => {
+      const appid = freshAppid();
+      const stays = [0.1 + 0.2, 1 / 3, 86_399.999, 0, 5e-324, null];
+      const events = Array.from({ length: 11 }, (_, i) =>
+        visit({
+          openid: `u${(i * 7) % 5}`,
+          time: BASE_MS + (10 - i) * DAY + i, // stored order is not time order
+          eventId: i % 3 === 0 ? null : `id-${i}`,
+          gender: i % 3,
+          age: i % 2 ? 18 + i : null,
+          ageBucket: i % 7,
+          platform: i % 2 ? 'ios' : null,
+          platformId: i % 4,
+          brand: i % 2 ? 'iPhone' : null,
+          model: i % 2 ? 'iPhone 13<iPhone14,5>' : null,
+          device: i % 2 ? 'Apple iPhone 13' : null,
+          province: i % 2 ? 44 : 0,
+          city: i % 2 ? 4401 : 0,
+          ip: i % 2 ? '2001:db8::1' : null,
+          type: i % 2 ? 'visit' : 'share',
+          page: i % 2 ? 'pages/index/index?x=1&y=2' : null,
+          scene: i % 2 ? 1001 + i : null,
+          session: `s${i}`,
+          stay: stays[i % stays.length] ?? null,
+          props: i % 2 ? JSON.stringify({ k: NASTY_STRINGS[i] ?? '' }) : null,
+        }),
+      );
+      await store.append(appid, events.slice(0, 4));
+      await store.append(appid, events.slice(4));
+      const { events: out, sizes } = await exportAll(store, appid, 3);
+      expect(out).toEqual(events);
+      expect(sizes).toEqual([3, 3, 3, 2]);
+      expect(await store.exportEvents(freshAppid(), async () => undefined)).toBe(0);
+    });
+
+    it('stores and reads back awkward strings in every text field', async () => {
+      const appid = freshAppid();
+      const events = NASTY_STRINGS.map((s, i) =>
+        visit({ openid: `o${i}${s}`, time: BASE_MS + i, eventId: `e${i}${s}`, device: s === '' ? 'empty' : s, page: s, props: s, session: s }),
+      );
+      expect((await store.append(appid, events)).accepted).toBe(events.length);
+      expect((await exportAll(store, appid)).events).toEqual(events);
+      // Duplicate detection compares those ids exactly.
+      expect(await store.append(appid, events)).toEqual({ accepted: 0, duplicates: events.map((_, i) => i) });
+      const devices = (await store.portrait(appid, { begin: BASE_DAY, end: BASE_DAY }))
+        .filter((c) => c.dimension === 'devices')
+        .map((c) => c.key);
+      expect(new Set(devices)).toEqual(new Set(events.map((e) => e.device)));
+
+      const name = NASTY_STRINGS.join('|');
+      const odd = `wx'"\\${appid}`;
+      await store.createApp({ appid: odd, name, secretHash: "h'\\", secretSealed: 's\n', env: `env\0${appid}`, dailyQuota: 1, createdAt: 2 });
+      expect(await store.getApp(odd)).toEqual({ appid: odd, name, secretHash: "h'\\", secretSealed: 's\n', env: `env\0${appid}`, dailyQuota: 1, createdAt: 2 });
+      expect((await store.getAppByEnv(`env\0${appid}`))?.appid).toBe(odd);
+      expect(await store.addUsage(odd, "api'\\\n", BASE_DAY, 3)).toBe(3);
+    });
+
+    it('keeps app versions, token cuts and counters as several servers would see them', async () => {
+      const appid = freshAppid();
+      const app = { appid, name: 'n', secretHash: 'h', secretSealed: 's', env: `env-${appid}`, dailyQuota: 5, createdAt: 10 };
+      await store.createApp(app);
+      await expect(store.createApp(app)).rejects.toThrow(/exists/);
+      expect(await store.updateApp(appid, { env: `new-${appid}`, name: 'm' })).toEqual({ ...app, env: `new-${appid}`, name: 'm' });
+      expect(await store.updateApp(appid, { secretHash: 'h2', secretSealed: 's2' })).toMatchObject({ secretHash: 'h2', secretSealed: 's2', name: 'm' });
+      expect(await store.getAppByEnv(`env-${appid}`)).toBeUndefined(); // the old env is gone
+      expect((await store.getAppByEnv(`new-${appid}`))?.name).toBe('m');
+      expect(await store.updateApp(freshAppid(), { name: 'x' })).toBeUndefined();
+
+      // A second store on the same database sees the same rows (several datacube servers, one ClickHouse).
+      const other = await ClickHouseStore.open(url());
+      try {
+        expect(await other.getApp(appid)).toMatchObject({ env: `new-${appid}`, secretHash: 'h2' });
+        await other.putToken({ hash: `t1-${appid}`, appid, kind: 'stable', issuedAt: 1, expiresAt: 1000, sealed: '' });
+        await other.putToken({ hash: `t2-${appid}`, appid, kind: 'stable', issuedAt: 2, expiresAt: 2000, sealed: null });
+        expect((await store.getToken(`t1-${appid}`))?.sealed).toBe(''); // '' and null stay apart
+        expect((await store.getToken(`t2-${appid}`))?.sealed).toBeNull();
+        await store.retireTokens(appid, 'stable', 1500);
+        expect((await other.getToken(`t1-${appid}`))?.expiresAt).toBe(1000); // already ending earlier: unchanged
+        expect((await other.getToken(`t2-${appid}`))?.expiresAt).toBe(1500);
+        expect((await other.latestToken(appid, 'stable', 1200))?.hash).toBe(`t2-${appid}`);
+        expect(await other.latestToken(appid, 'stable', 1500)).toBeUndefined();
+        expect(await other.getToken('nope')).toBeUndefined();
+
+        const counts = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? store : other).addUsage(appid, 'api', BASE_DAY, 1)));
+        expect(Math.max(...counts)).toBe(10);
+        expect(await store.getUsage(appid, 'api', BASE_DAY)).toBe(10);
+        expect(await other.getUsage(appid, 'api', BASE_DAY + 1)).toBe(0);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+}
