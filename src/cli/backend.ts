@@ -1,12 +1,8 @@
 import type { UserPortrait } from '../domain/portrait.ts';
 
-export interface PublicApp {
-  appid: string;
-  name: string;
-  env: string;
-  dailyQuota: number;
-  createdAt: string;
-}
+import type { PublicApp } from '../auth/index.ts';
+
+export type { PublicApp };
 
 export interface BatchAnswer {
   accepted: number;

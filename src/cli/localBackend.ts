@@ -1,4 +1,4 @@
-import { publicApp } from '../api/routes/admin.ts';
+import { publicApp } from '../auth/index.ts';
 import { isWeChatError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import type { Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';

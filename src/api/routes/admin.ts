@@ -1,14 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { safeEqual } from '../../auth/index.ts';
+import { publicApp, safeEqual } from '../../auth/index.ts';
 import { isWeChatError } from '../../domain/errors.ts';
 import type { Services } from '../../services.ts';
 import { eventRecords, jsonObjectBody } from '../body.ts';
 import { ingestAnswer } from './events.ts';
-
-/** What the CLI needs from an app, never its secret. */
-export function publicApp(a: { appid: string; name: string; env: string; dailyQuota: number; createdAt: number }) {
-  return { appid: a.appid, name: a.name, env: a.env, dailyQuota: a.dailyQuota, createdAt: new Date(a.createdAt).toISOString() };
-}
 
 /**
  * /admin/*: how `datacube app|ingest|portrait|demo` work while a server owns the data directory. Loopback

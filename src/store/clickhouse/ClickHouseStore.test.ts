@@ -62,6 +62,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
       await expect(s.append(appid, [ok, { ...ok, province: 2 ** 21 }])).rejects.toThrow(/event 1: province/);
       await expect(s.append(appid, [{ ...ok, time: 1.5 }])).rejects.toThrow(/time/);
       await expect(s.append(appid, [{ ...ok, stay: Number.NaN }])).rejects.toThrow(/stay/);
+      await expect(s.append(appid, [{ ...ok, stay: 5e-324 }])).rejects.toThrow(/stay/);
       expect(await s.countEvents(appid)).toBe(0);
     } finally {
       await s.close();

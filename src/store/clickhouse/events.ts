@@ -15,6 +15,8 @@ export class MonotonicMicros {
   }
 }
 
+const MIN_NORMAL = 2.2250738585072014e-308;
+
 function fail(i: number, field: string, why: string): never {
   throw new TypeError(`event ${i}: ${field} ${why}`);
 }
@@ -44,6 +46,8 @@ export function checkEvent(e: VisitEvent, i: number): void {
   int(i, 'city', e.city, 0, 0xfffff);
   if (e.scene !== null) int(i, 'scene', e.scene, -(2 ** 31), 2 ** 31 - 1);
   if (e.stay !== null && !Number.isFinite(e.stay)) fail(i, 'stay', 'must be a finite number or null');
+  // ClickHouse 18.16 reads subnormal doubles (below 2.2e-308) as 0: refuse rather than change the value.
+  if (e.stay !== null && e.stay !== 0 && Math.abs(e.stay) < MIN_NORMAL) fail(i, 'stay', 'is too close to 0 to store exactly');
   text(i, 'type', e.type, false);
   for (const f of ['platform', 'brand', 'model', 'device', 'ip', 'page', 'session', 'props'] as const) text(i, f, e[f], true);
 }

@@ -89,6 +89,8 @@ describe('lit: numbers, dates and the rest', () => {
     expect(sql`x -${-7}`.text).toBe('x -(-7)'); // never `x --7`, a comment
     expect(lit(1e-7)).toBe('1e-7');
     expect(lit(Number.MAX_SAFE_INTEGER)).toBe('9007199254740991');
+    expect(lit(2.2250738585072014e-308)).toBe('2.2250738585072014e-308');
+    expect(() => lit(5e-324)).toThrow(RangeError); // subnormal: a syntax error in 18.16
     expect(() => lit(Number.NaN)).toThrow(RangeError);
     expect(() => lit(Infinity)).toThrow(RangeError);
     expect(() => lit(2 ** 60)).toThrow(RangeError);

@@ -76,7 +76,9 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 function number(v: number): string {
   if (!Number.isFinite(v)) throw new RangeError(`not a finite number: ${String(v)}`);
   if (Number.isInteger(v) && !Number.isSafeInteger(v)) throw new RangeError(`integer outside the exact range: ${String(v)}`);
-  if (Object.is(v, -0)) return '0';
+  if (v === 0) return '0'; // also -0
+  // 18.16's parser rejects subnormal literals (5e-324 is a syntax error there).
+  if (Math.abs(v) < 2.2250738585072014e-308) throw new RangeError(`subnormal number: ${String(v)}`);
   const s = String(v); // shortest round-trip form, e.g. 12.5, 1e-7, 1.5e+300: all valid ClickHouse literals
   return v < 0 ? `(${s})` : s; // parenthesised so that `x -${v}` can never become a `--` comment
 }

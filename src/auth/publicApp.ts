@@ -1,0 +1,14 @@
+import type { AppRecord } from '../store/records.ts';
+
+/** What may be shown of an app (CLI, admin routes): never its secret or hashes. */
+export interface PublicApp {
+  appid: string;
+  name: string;
+  env: string;
+  dailyQuota: number;
+  createdAt: string;
+}
+
+export function publicApp(a: AppRecord): PublicApp {
+  return { appid: a.appid, name: a.name, env: a.env, dailyQuota: a.dailyQuota, createdAt: new Date(a.createdAt).toISOString() };
+}
