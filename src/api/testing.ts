@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../config.ts';
 import type { Clock } from '../domain/clock.ts';
 import { openServices, type Services } from '../services.ts';
-import { createServer } from './createServer.ts';
+import { createServer, type ServerOptions } from './createServer.ts';
 
 export interface TestServer {
   url: string;
@@ -24,11 +24,14 @@ export interface TestServer {
   stop(remove?: boolean): Promise<void>;
 }
 
-export async function startTestServer(opts: { clock: Clock; dataDir?: string; config?: Partial<Config> }): Promise<TestServer> {
+export const TEST_ADMIN_KEY = 'test-admin-key';
+
+/** `server` overrides createServer's options, e.g. `{ logger: { level: 'info', stream } }` to capture log lines. */
+export async function startTestServer(opts: { clock: Clock; dataDir?: string; config?: Partial<Config>; server?: ServerOptions }): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'datacube-api-'));
   const config = loadConfig({}, { dataDir, port: 0, logLevel: 'silent', ...opts.config });
   const services = await openServices(config, opts.clock);
-  const app = await createServer(services, { logger: false, adminKey: 'test-admin-key' });
+  const app = await createServer(services, { logger: false, adminKey: TEST_ADMIN_KEY, ...opts.server });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const parse = async (r: Response) => {
     const text = await r.text();

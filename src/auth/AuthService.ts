@@ -12,6 +12,19 @@ const FORCE_REFRESH_PER_DAY = 20;
 const FORCE_REFRESH_GAP_MS = 30_000;
 /** How long a looked-up token or app may be served from memory (servers sharing a ClickHouse see changes within it). */
 const CACHE_MS = 5_000;
+/** Most entries each lookup cache holds; past it the cache starts over (well-formed unknown appids are unlimited). */
+const CACHE_ENTRIES = 10_000;
+/** Bounds of an app's daily quota and of its name and cloud env id. */
+const MAX_DAILY_QUOTA = 1_000_000_000;
+const MAX_NAME = 128;
+
+function checkAppInput(input: { name?: string; env?: string; dailyQuota?: number }): void {
+  if (input.dailyQuota !== undefined && (!Number.isSafeInteger(input.dailyQuota) || input.dailyQuota < 1 || input.dailyQuota > MAX_DAILY_QUOTA)) {
+    throw new Error(`dailyQuota must be a whole number from 1 to ${MAX_DAILY_QUOTA}`);
+  }
+  if (input.name !== undefined && (input.name.length === 0 || input.name.length > MAX_NAME)) throw new Error(`name must be 1-${MAX_NAME} characters`);
+  if (input.env !== undefined && (input.env.length === 0 || input.env.length > MAX_NAME)) throw new Error(`env must be 1-${MAX_NAME} characters`);
+}
 
 export interface IssuedToken {
   access_token: string;
@@ -44,6 +57,7 @@ export class AuthService {
   // ---- apps
 
   async createApp(input: { name?: string; env?: string; dailyQuota?: number } = {}): Promise<{ app: AppRecord; secret: string }> {
+    checkAppInput(input);
     const appid = newAppid();
     const secret = newSecret();
     const app: AppRecord = {
@@ -61,6 +75,7 @@ export class AuthService {
   }
 
   async updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number }): Promise<AppRecord> {
+    checkAppInput(patch);
     if (patch.env !== undefined) {
       const owner = await this.store.getAppByEnv(patch.env);
       if (owner && owner.appid !== appid) throw new Error(`the cloud env "${patch.env}" already belongs to ${owner.appid}`);
@@ -76,6 +91,7 @@ export class AuthService {
     const hit = this.appCache.get(appid);
     if (hit && hit.until > now) return hit.app;
     const app = await this.store.getApp(appid);
+    if (this.appCache.size >= CACHE_ENTRIES) this.appCache.clear();
     this.appCache.set(appid, { app, until: now + CACHE_MS });
     return app;
   }
@@ -90,7 +106,7 @@ export class AuthService {
     if (typeof appid !== 'string' || !APPID_PATTERN.test(appid)) throw new WeChatError('INVALID_APPID');
     const app = await this.getApp(appid);
     if (!app) throw new WeChatError('INVALID_APPID');
-    if (typeof secret !== 'string' || secret.length === 0 || secret.length > 128 || !verifySecret(secret, app.secretHash)) {
+    if (typeof secret !== 'string' || secret.length === 0 || secret.length > 128 || !(await verifySecret(secret, app.secretHash))) {
       throw new WeChatError('INVALID_APPSECRET');
     }
     return app;
@@ -164,7 +180,7 @@ export class AuthService {
     else {
       record = await this.store.getToken(hash);
       if (record) this.tokenCache.set(hash, { record, until: now + CACHE_MS });
-      if (this.tokenCache.size > 10_000) this.tokenCache.clear();
+      if (this.tokenCache.size > CACHE_ENTRIES) this.tokenCache.clear();
     }
     if (!record) throw new WeChatError('INVALID_CREDENTIAL');
     if (record.expiresAt <= now) {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What a running server leaves in its data directory so CLI commands can go through it (mode 0600). */
@@ -12,8 +12,12 @@ export function serverFilePath(dataDir: string): string {
   return join(dataDir, 'server.json');
 }
 
+/** Written whole or not at all (a temporary file renamed over the old one), so a reader never sees half of it. */
 export function writeServerFile(dataDir: string, f: ServerFile): void {
-  writeFileSync(serverFilePath(dataDir), JSON.stringify(f), { mode: 0o600 });
+  const path = serverFilePath(dataDir);
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(f), { mode: 0o600 });
+  renameSync(tmp, path);
 }
 
 export function removeServerFile(dataDir: string, pid = process.pid): void {

@@ -107,4 +107,12 @@ describe('ingest steps', () => {
     expect(b.positions).toEqual([0, 2]);
     expect(b.rejected).toEqual([{ index: 1, field: 'age', reason: 'age must be whole years from 0 to 120' }]);
   });
+  it('keeps a field named __proto__ as a field and refuses props nested too deeply to serialise', () => {
+    const r = processRecord(JSON.parse(`{"openid":"a","time":${NOW},"__proto__":{"polluted":1},"x":2}`), ctx);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.event.props).toBe('{"__proto__":{"polluted":1},"x":2}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const deep = JSON.parse(`{"openid":"a","time":${NOW},"x":${'['.repeat(200_000)}${']'.repeat(200_000)}}`) as unknown;
+    expect(fieldOf(deep)).toBe('props');
+  });
 });

@@ -214,7 +214,8 @@ export const visitStep: Step = {
 export const propsStep: Step = {
   name: 'props',
   apply({ input, event }) {
-    const rest: Record<string, unknown> = {};
+    // No prototype: a field named "__proto__" is kept as a field, not taken as the object's prototype.
+    const rest = Object.create(null) as Record<string, unknown>;
     let any = false;
     for (const [k, v] of Object.entries(input)) {
       if (KNOWN_FIELDS.has(k)) continue;
@@ -222,7 +223,13 @@ export const propsStep: Step = {
       any = true;
     }
     if (!any) return undefined;
-    const text = JSON.stringify(rest);
+    let text: string;
+    try {
+      text = JSON.stringify(rest);
+    } catch {
+      // JSON.stringify recurses: nesting deep enough to exhaust the stack is refused, not a server error.
+      return reject('props', 'the fields datacube keeps as they are are nested too deeply');
+    }
     if (Buffer.byteLength(text) > MAX_PROPS_BYTES) return reject('props', `the fields datacube keeps as they are exceed ${MAX_PROPS_BYTES} bytes`);
     event.props = text;
     return undefined;

@@ -3,6 +3,7 @@ import { publicApp, safeEqual } from '../../auth/index.ts';
 import { isWeChatError } from '../../domain/errors.ts';
 import type { Services } from '../../services.ts';
 import { eventRecords, jsonObjectBody } from '../body.ts';
+import { SMALL_BODY_BYTES } from '../bodyBudget.ts';
 import { ingestAnswer } from './events.ts';
 
 /**
@@ -25,7 +26,7 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
 
   app.get('/admin/apps', async () => (await s.store.listApps()).map(publicApp));
 
-  app.post('/admin/apps', async (req, reply) => {
+  app.post('/admin/apps', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
     try {
       const b = jsonObjectBody(req.body);
       const { app: created, secret } = await s.auth.createApp({
@@ -39,7 +40,7 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
     }
   });
 
-  app.patch('/admin/apps/:appid', async (req, reply) => {
+  app.patch('/admin/apps/:appid', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
     try {
       const b = jsonObjectBody(req.body);
       const updated = await s.auth.updateApp((req.params as { appid: string }).appid, {
@@ -64,7 +65,7 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
     }
   });
 
-  app.post('/admin/portrait', async (req, reply) => {
+  app.post('/admin/portrait', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
     try {
       const b = jsonObjectBody(req.body);
       const appid = String(b.appid ?? '');

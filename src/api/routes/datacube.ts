@@ -2,12 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { WeChatError } from '../../domain/errors.ts';
 import type { Services } from '../../services.ts';
 import { jsonObjectBody } from '../body.ts';
+import { SMALL_BODY_BYTES } from '../bodyBudget.ts';
 import { OPEN_API_BY_PATH } from '../openApis.ts';
 import { sendError } from '../reply.ts';
 
 /** POST /datacube/<path>?access_token=…: WeChat's analysis APIs over HTTPS. */
 export async function datacubeRoutes(app: FastifyInstance, s: Services): Promise<void> {
-  app.post('/datacube/:path', async (req, reply) => {
+  app.post('/datacube/:path', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
     try {
       const appid = await s.auth.verify((req.query as Record<string, unknown>).access_token);
       const api = OPEN_API_BY_PATH.get((req.params as { path: string }).path);

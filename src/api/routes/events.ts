@@ -1,9 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, WeChatError } from '../../domain/errors.ts';
 import type { IngestReport } from '../../ingest/index.ts';
 import type { Services } from '../../services.ts';
 import { eventRecords } from '../body.ts';
-import { errorBody, sendError } from '../reply.ts';
+import { sendError } from '../reply.ts';
 
 /** Bounds the events being validated and stored at once; past it, ingest asks clients to retry. */
 export class InflightLimit {
@@ -35,7 +35,12 @@ export function ingestAnswer(report: IngestReport, lineErrors: { index: number; 
 }
 
 /** POST /v1/events?access_token=…: a JSON array, {"events":[…]} or NDJSON; answered once the batch is durable. */
-export async function eventRoutes(app: FastifyInstance, s: Services, inflight: InflightLimit): Promise<void> {
+export async function eventRoutes(
+  app: FastifyInstance,
+  s: Services,
+  inflight: InflightLimit,
+  busy: (req: FastifyRequest, reply: FastifyReply) => FastifyReply,
+): Promise<void> {
   app.post('/v1/events', async (req, reply) => {
     let taken = 0;
     try {
@@ -44,10 +49,7 @@ export async function eventRoutes(app: FastifyInstance, s: Services, inflight: I
       if (records.length > s.config.maxBatchEvents) {
         throw new WeChatError('CONTENT_TOO_LARGE', `at most ${s.config.maxBatchEvents} events a request; nothing was stored`);
       }
-      if (!inflight.tryTake(records.length)) {
-        const e = ERRORS.MINUTE_QUOTA;
-        return reply.code(429).header('retry-after', '1').send(errorBody(e.errcode, e.errmsg, req.id, 'the server is busy; retry this batch'));
-      }
+      if (!inflight.tryTake(records.length)) return busy(req, reply);
       taken = records.length;
       const report = await s.ingest.ingest(appid, records);
       return ingestAnswer(report, lineErrors);

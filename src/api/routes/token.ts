@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.ts';
 import { jsonObjectBody } from '../body.ts';
+import { SMALL_BODY_BYTES } from '../bodyBudget.ts';
 import { sendError } from '../reply.ts';
 
 /** GET /cgi-bin/token and POST /cgi-bin/stable_token. */
@@ -14,7 +15,7 @@ export async function tokenRoutes(app: FastifyInstance, s: Services): Promise<vo
     }
   });
 
-  app.post('/cgi-bin/stable_token', async (req, reply) => {
+  app.post('/cgi-bin/stable_token', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
     try {
       const b = jsonObjectBody(req.body);
       return await s.auth.stableToken(b.grant_type, b.appid, b.secret, b.force_refresh);

@@ -1,0 +1,59 @@
+/**
+ * Graceful shutdown: SIGTERM while 4 clients ingest. The server finishes what it accepted, answers later requests
+ * with a retryable 503 (errcode -1, Retry-After), closes the store, removes server.json and exits 0; every
+ * acknowledged event is in the file, none twice.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dayOf } from '../../src/domain/day.ts';
+import { DuckDBStore, duckdbPath } from '../../src/store/index.ts';
+import { adminCreateApp, fetchToken, removeDir, rng, sleep, startChildServer, tempDir, waitExit } from './harness.ts';
+import { Ledger, runIngestClient } from './ingestLoad.ts';
+
+describe('graceful shutdown', () => {
+  const dataDir = tempDir('shutdown');
+  const logDir = tempDir('shutdown-logs');
+  afterAll(() => {
+    removeDir(dataDir);
+    removeDir(logDir);
+  });
+
+  it('SIGTERM during ingest loses nothing acknowledged and exits 0', { timeout: 120_000 }, async () => {
+    const seed = Number(process.env.DATACUBE_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const rand = rng(seed);
+    const ledger = new Ledger(dayOf(Date.now()) - 2);
+    const server = await startChildServer(dataDir, { logDir, name: 'shutdown' });
+    const app = await adminCreateApp(server);
+    const token = await fetchToken(server.url, app.appid, app.secret);
+
+    const started = Date.now();
+    const clients = Array.from({ length: 4 }, (_, client) =>
+      runIngestClient({ url: server.url, token, ledger, client, rand, stop: () => Date.now() - started > 30_000, maxBatch: 2000 }),
+    );
+    await sleep(800);
+    const ackedBeforeSignal = ledger.acked.size;
+    server.child.kill('SIGTERM');
+    // A liveness bound, not a speed measurement: a shutdown that hangs fails here.
+    const exit = await waitExit(server, 15_000);
+    const results = await Promise.all(clients);
+    expect(exit, server.output()).toEqual({ code: 0, signal: null });
+    expect(ackedBeforeSignal).toBeGreaterThan(0);
+    // Every client stopped because the server went away (or said it was going), not for another reason.
+    console.info(`shutdown: ${ackedBeforeSignal} acknowledged before SIGTERM, ${ledger.acked.size} in all; clients ended with: ${results.map((r) => r.end.slice(0, 80)).join(" | ")}`);
+    for (const r of results) expect(r.end).not.toBe('stopped');
+    expect(existsSync(join(dataDir, 'server.json'))).toBe(false);
+
+    const store = await DuckDBStore.create(duckdbPath(dataDir));
+    try {
+      const seen = new Map<string, number>();
+      await store.exportEvents(app.appid, async (batch) => {
+        for (const e of batch) seen.set(e.eventId ?? '', (seen.get(e.eventId ?? '') ?? 0) + 1);
+      });
+      expect([...ledger.acked].filter((id) => seen.get(id) !== 1), `seed ${seed}`).toEqual([]);
+      expect([...seen].filter(([id, n]) => n !== 1 || !ledger.sent.has(id))).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});
