@@ -20,7 +20,7 @@ export async function openServices(config: Config, clock: Clock = systemClock, s
   const s = store ?? (await openStore(config.store, config.dataDir));
   const sealer = new Sealer(loadMasterKey(config.dataDir, config.masterKey));
   const auth = new AuthService(s, clock, sealer, { tokenTtlSeconds: config.tokenTtlSeconds, defaultDailyQuota: config.dailyQuota });
-  const portrait = new PortraitService(s, clock, config.cacheEntries);
+  const portrait = new PortraitService(s, clock, config.cacheEntries, s.backend === 'clickhouse');
   const ingest = new IngestService(s, clock);
   ingest.onStored((appid) => portrait.invalidate(appid));
   let closed = false;

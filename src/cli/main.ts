@@ -2,6 +2,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { systemClock } from '../domain/clock.ts';
 import type { Backend } from './backend.ts';
 import { ingestFiles } from './commands/ingest.ts';
+import { exportApp, importFile } from './commands/transfer.ts';
+import { openServices } from '../services.ts';
+import { liveServer } from './serverFile.ts';
 import { fillDemo } from './fillDemo.ts';
 import { configFrom, openBackend, type StoreOptions } from './openBackend.ts';
 import { formatPortrait } from './printPortrait.ts';
@@ -128,7 +131,52 @@ export function buildProgram(): Command {
     });
   });
 
+  storeOptions(
+    program
+      .command('export')
+      .description("write an app and all its stored events to an export file (NDJSON), e.g. to move a DuckDB store to ClickHouse")
+      .requiredOption('--appid <appid>')
+      .option('--out <file>', 'the file to write ("-" or none: standard output)'),
+  ).action(async (o: StoreOptions & { appid: string; out?: string }) => {
+    await withServices(o, async (s) => {
+      const n = await exportApp(s, o.appid, o.out);
+      process.stderr.write(`exported ${n} events of ${o.appid}\n`);
+    });
+  });
+
+  storeOptions(
+    program
+      .command('import')
+      .description('load an export file into the store (creates the app if absent; events are appended unchanged, duplicates skipped)')
+      .argument('<file>', 'an export file, or "-" for standard input'),
+  ).action(async (file: string, o: StoreOptions) => {
+    await withServices(o, async (s) => {
+      const r = await importFile(s, file);
+      out(JSON.stringify(r));
+      if (!r.secretReadable) {
+        process.stderr.write(
+          'warning: the app secret was sealed with another master key; copy the source data directory\'s master.key or set DATACUBE_MASTER_KEY, or cloud calls will be refused\n',
+        );
+      }
+    });
+  });
+
   return program;
+}
+
+/** Export and import work on the store directly: refuse while a server owns an embedded store. */
+async function withServices<T>(opts: StoreOptions, fn: (s: Awaited<ReturnType<typeof openServices>>) => Promise<T>): Promise<T> {
+  const config = configFrom(opts);
+  const live = await liveServer(config.dataDir);
+  if (live && config.store === 'duckdb') {
+    throw new UserError(`a datacube server (pid ${live.pid}) owns ${config.dataDir}; stop it first (export and import open the store directly)`);
+  }
+  const s = await openServices({ ...config, logLevel: 'silent' });
+  try {
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
 }
 
 /** Runs the CLI; resolves to the exit code. */

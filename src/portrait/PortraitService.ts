@@ -7,6 +7,8 @@ import { buildPortrait } from './buildPortrait.ts';
 
 interface Cached {
   version: number;
+  /** With a shared store: the app's event count when the answer was computed. */
+  marker: number;
   answer: UserPortrait;
   json: string;
 }
@@ -23,6 +25,11 @@ export class PortraitService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly maxEntries = 1000,
+    /**
+     * Several servers write to the store (ClickHouse): another server's ingest does not reach `invalidate`, so a
+     * cached answer is used only while the app's event count is unchanged (one light query per call).
+     */
+    private readonly sharedStore = false,
   ) {}
 
   /** Validates WeChat's `begin_date`/`end_date` (throws WeChatError 61500/61501). */
@@ -47,10 +54,11 @@ export class PortraitService {
   private async cached(appid: string, window: Window): Promise<Cached> {
     const key = `${appid}:${window.begin}:${window.end}`;
     const version = this.versions.get(appid) ?? 0;
+    const marker = this.sharedStore ? await this.store.countEvents(appid) : 0;
     const hit = this.cache.get(key);
-    if (hit && hit.version === version) return hit;
+    if (hit && hit.version === version && hit.marker === marker) return hit;
     const answer = buildPortrait(window, await this.store.portrait(appid, window));
-    const entry = { version, answer, json: JSON.stringify(answer) };
+    const entry = { version, marker, answer, json: JSON.stringify(answer) };
     // Store only if no ingest happened meanwhile; otherwise the next call recomputes.
     if ((this.versions.get(appid) ?? 0) === version && this.maxEntries > 0) {
       if (this.cache.size >= this.maxEntries) {

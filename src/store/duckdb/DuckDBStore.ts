@@ -60,6 +60,8 @@ export class DuckDBStore implements Store {
   private closed = false;
   private deriveTimer: NodeJS.Timeout | undefined;
   private readerTurn = 0;
+  /** appid → its number in the derived tables; numbers are never reassigned. */
+  private readonly appNumbers = new Map<string, number>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -105,6 +107,16 @@ export class DuckDBStore implements Store {
     const row = r.getRowObjects()[0];
     this.nextSeq = num(row?.s) + 1;
     this.lastDerived = num(row?.d);
+  }
+
+  /**
+   * Another connection to the same database, for maintenance tools and benchmarks that fill or inspect tables
+   * directly. It bypasses the store's write queue and derived-state counters: use it on a store that is otherwise
+   * idle, and close it (`closeSync`) before closing the store.
+   */
+  async connect(): Promise<DuckDBConnection> {
+    if (this.closed) throw new Error('the store is closed');
+    return this.instance.connect();
   }
 
   private read<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
@@ -157,7 +169,7 @@ export class DuckDBStore implements Store {
 
   async portrait(appid: string, window: Window): Promise<PortraitCount[]> {
     await this.derive();
-    return this.read((conn) => portraitCounts(conn, appid, window));
+    return this.read((conn) => portraitCounts(conn, appid, window, this.appNumbers));
   }
 
   async countEvents(appid: string): Promise<number> {

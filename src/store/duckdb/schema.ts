@@ -9,6 +9,17 @@
  *   `(time_ms << 20) | value` (see src/store/packing.ts), and whether the day is the user's first day.
  * - `derive_state`: the last event `seq` folded into `users`/`devices`/`user_days`.
  * - `apps`, `tokens`, `usage`: apps (secrets only hashed or sealed), access tokens (hashed), API call counters.
+ *
+ * Migration 2 reshapes the per-user-day data so that a portrait needs no `GROUP BY uid` (see portraitQuery.ts):
+ * - `app_numbers`: a small integer `app` per appid, used by the derived tables instead of the appid string.
+ * - `user_days`: one row per (app, user, day with a visit) EXCEPT each user's latest such day. `next_day` is the
+ *   user's next day with a visit; each dimension holds the latest known value up to and including `day` (the
+ *   running `max` of the packed integers over the user's days so far); `first_day` is a copy of `users.first_day`.
+ *   Rows are written in day order, so zonemaps on `day` prune. A row changes only when a late event lands before it.
+ * - `user_last`: each user's latest day with a visit, in the same shape without `next_day`; deleted and re-inserted
+ *   whenever the user is seen again, so it stays roughly in day order too.
+ * Within a window [b, e] a user's values are those of their last row inside it: the `user_days` row with
+ * `day BETWEEN b AND e AND next_day > e`, or the `user_last` row with `day BETWEEN b AND e` (exactly one of the two).
  */
 export const MIGRATIONS: readonly string[] = [
   `
@@ -72,5 +83,46 @@ export const MIGRATIONS: readonly string[] = [
     sealed VARCHAR
   );
   CREATE TABLE usage (appid VARCHAR NOT NULL, api VARCHAR NOT NULL, day INTEGER NOT NULL, calls BIGINT NOT NULL, PRIMARY KEY (appid, api, day));
+  `,
+  `
+  CREATE TABLE app_numbers (appid VARCHAR PRIMARY KEY, app INTEGER NOT NULL);
+  INSERT INTO app_numbers SELECT appid, row_number() OVER (ORDER BY appid) FROM (SELECT appid FROM events UNION SELECT appid FROM users);
+  CREATE TEMP TABLE m2_chain AS
+    SELECT n.app, ud.uid, ud.day, lead(ud.day) OVER w AS next_day, u.first_day,
+      max(ud.g) OVER w AS g, max(ud.a) OVER w AS a, max(ud.p) OVER w AS p,
+      max(ud.pr) OVER w AS pr, max(ud.c) OVER w AS c, max(ud.d) OVER w AS d
+    FROM user_days ud
+      JOIN app_numbers n ON n.appid = ud.appid
+      JOIN users u ON u.appid = ud.appid AND u.uid = ud.uid
+    WINDOW w AS (PARTITION BY n.app, ud.uid ORDER BY ud.day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW);
+  DROP TABLE user_days;
+  CREATE TABLE user_days (
+    app INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    next_day INTEGER NOT NULL,
+    first_day INTEGER NOT NULL,
+    g BIGINT NOT NULL,
+    a BIGINT NOT NULL,
+    p BIGINT NOT NULL,
+    pr BIGINT NOT NULL,
+    c BIGINT NOT NULL,
+    d BIGINT NOT NULL
+  );
+  CREATE TABLE user_last (
+    app INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    first_day INTEGER NOT NULL,
+    g BIGINT NOT NULL,
+    a BIGINT NOT NULL,
+    p BIGINT NOT NULL,
+    pr BIGINT NOT NULL,
+    c BIGINT NOT NULL,
+    d BIGINT NOT NULL
+  );
+  INSERT INTO user_days SELECT app, day, uid, next_day, first_day, g, a, p, pr, c, d FROM m2_chain WHERE next_day IS NOT NULL ORDER BY app, day, uid;
+  INSERT INTO user_last SELECT app, day, uid, first_day, g, a, p, pr, c, d FROM m2_chain WHERE next_day IS NULL ORDER BY app, day, uid;
+  DROP TABLE m2_chain;
   `,
 ];
