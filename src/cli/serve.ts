@@ -10,6 +10,9 @@ import { fillDemo } from './fillDemo.ts';
 import { LocalBackend } from './localBackend.ts';
 import { liveServer, removeServerFile, writeServerFile } from './serverFile.ts';
 
+/** How long a stopping server waits for requests in flight before it closes their connections. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 export interface RunningServer {
   url: string;
   services: Services;
@@ -38,9 +41,14 @@ export async function startServer(config: Config, opts: { demo?: boolean; print?
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
+        // Requests in flight get SHUTDOWN_GRACE_MS to finish; then their connections are cut (a client that sends
+        // slowly must not hold the shutdown up). A cut request was never acknowledged, so nothing is lost.
+        const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        force.unref();
         try {
           await app.close();
         } finally {
+          clearTimeout(force);
           removeServerFile(config.dataDir);
           await services.close();
         }

@@ -4,12 +4,14 @@
  * acknowledged event is in the file, none twice.
  */
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dayOf } from '../../src/domain/day.ts';
 import { DuckDBStore, duckdbPath } from '../../src/store/index.ts';
 import { adminCreateApp, fetchToken, removeDir, rng, sleep, startChildServer, tempDir, waitExit } from './harness.ts';
 import { Ledger, runIngestClient } from './ingestLoad.ts';
+import { SHUTDOWN_GRACE_MS } from '../../src/cli/serve.ts';
 
 describe('graceful shutdown', () => {
   const dataDir = tempDir('shutdown');
@@ -54,6 +56,27 @@ describe('graceful shutdown', () => {
       expect([...seen].filter(([id, n]) => n !== 1 || !ledger.sent.has(id))).toEqual([]);
     } finally {
       await store.close();
+    }
+  });
+  it('does not wait for a client that never finishes its request: its connection is cut after the grace period', { timeout: 120_000 }, async () => {
+    const dir = tempDir('shutdown-slow');
+    try {
+      const server = await startChildServer(dir, { logDir, name: 'shutdown-slow' });
+      const { port } = new URL(server.url);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      const closed = new Promise<void>((r) => socket.once('close', () => r()));
+      socket.on('error', () => undefined);
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      // Headers and a tenth of the promised body, then nothing.
+      socket.write('POST /v1/events?access_token=x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"openid":');
+      await sleep(300);
+      server.child.kill('SIGTERM');
+      const exit = await waitExit(server, SHUTDOWN_GRACE_MS + 20_000);
+      expect(exit, server.output()).toEqual({ code: 0, signal: null });
+      await closed;
+      expect(existsSync(join(dir, 'server.json'))).toBe(false);
+    } finally {
+      removeDir(dir);
     }
   });
 });
