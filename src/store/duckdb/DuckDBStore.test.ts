@@ -1,9 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { VisitEvent } from '../../domain/event.ts';
 import { BASE_DAY, BASE_MS, describeStoreContract, freshAppid, visit } from '../contract.suite.ts';
+import { VALUE_BITS } from '../packing.ts';
+import { canonical, referencePortrait } from '../referencePortrait.ts';
 import { DuckDBStore } from './DuckDBStore.ts';
+import { MIGRATIONS } from './schema.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'datacube-duckdb-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,5 +30,83 @@ describe('DuckDB file', () => {
     const c = await s.portrait(appid, { begin: BASE_DAY, end: BASE_DAY });
     expect(c.find((x) => x.dimension === 'genders')).toMatchObject({ key: 1, active: 1, new: 1 });
     await s.close();
+  });
+});
+
+/** A small deterministic event set: 12 users over 40 days, values that change, some unknown, most with an id. */
+function oldEvents(): VisitEvent[] {
+  let x = 12345;
+  const rnd = (n: number) => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return (x >>> 8) % n;
+  };
+  const devices = [null, 'OPPO R9', 'Apple iPhone 13', 'Xiaomi 13'];
+  return Array.from({ length: 300 }, (_, i) =>
+    visit({
+      openid: `u${rnd(12)}`,
+      time: BASE_MS + rnd(40) * 86_400_000 + rnd(86_400_000 - 300) + i,
+      eventId: rnd(5) === 0 ? null : `old-${i}`,
+      gender: rnd(3),
+      ageBucket: rnd(7),
+      platformId: rnd(4),
+      province: [0, 11, 44][rnd(3)] ?? 0,
+      city: [0, 1101, 4401][rnd(3)] ?? 0,
+      device: devices[rnd(4)] ?? null,
+    }),
+  );
+}
+
+describe('DuckDB file written by an older version', () => {
+  it('is migrated on open: same portraits, same duplicate checks, and pending events are folded in', async () => {
+    const path = join(dir, 'version1.duckdb');
+    const appid = freshAppid();
+    const events = oldEvents();
+    // The file as version 1 left it: events, and derived tables with one row of own values per user and day,
+    // folded up to the 250th event (the rest still pending).
+    const inst = await DuckDBInstance.create(path);
+    const c = await inst.connect();
+    await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+    await c.run(MIGRATIONS[0] ?? '');
+    await c.run('INSERT INTO schema_migrations VALUES (1, 0)');
+    for (const [i, e] of events.entries()) {
+      await c.run(
+        `INSERT INTO events (seq, appid, event_id, openid, time, day, gender, age, age_bucket, platform, platform_id, brand, model,
+           device, province, city, ip, type, page, scene, session, stay, props, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9, NULL, NULL, $10, $11, $12, NULL, 'visit', NULL, NULL, NULL, NULL, NULL, 0)`,
+        [BigInt(i + 1), appid, e.eventId, e.openid, BigInt(e.time), e.day, e.gender, e.ageBucket, e.platformId, e.device, e.province, e.city],
+      );
+    }
+    const folded = 250;
+    const B = VALUE_BITS;
+    await c.run(`INSERT INTO devices SELECT row_number() OVER (ORDER BY name), name FROM (SELECT DISTINCT device AS name FROM events WHERE seq <= ${folded} AND device IS NOT NULL)`);
+    await c.run(`INSERT INTO users SELECT appid, openid, row_number() OVER (ORDER BY openid), min(day) FROM events WHERE seq <= ${folded} GROUP BY appid, openid`);
+    await c.run(
+      `INSERT INTO user_days
+       SELECT e.appid, u.uid, e.day, e.day = u.first_day,
+         max(CASE WHEN e.gender > 0 THEN (e.time << ${B}) | e.gender ELSE 0 END),
+         max(CASE WHEN e.age_bucket > 0 THEN (e.time << ${B}) | e.age_bucket ELSE 0 END),
+         max(CASE WHEN e.platform_id > 0 THEN (e.time << ${B}) | e.platform_id ELSE 0 END),
+         max(CASE WHEN e.province > 0 THEN (e.time << ${B}) | e.province ELSE 0 END),
+         max(CASE WHEN e.city > 0 THEN (e.time << ${B}) | e.city ELSE 0 END),
+         max(CASE WHEN dv.id IS NOT NULL THEN (e.time << ${B}) | dv.id ELSE 0 END)
+       FROM events e JOIN users u ON u.appid = e.appid AND u.openid = e.openid LEFT JOIN devices dv ON dv.name = e.device
+       WHERE e.seq <= ${folded} GROUP BY e.appid, u.uid, e.day, u.first_day`,
+    );
+    await c.run(`UPDATE derive_state SET last_seq = ${folded}`);
+    c.closeSync();
+    inst.closeSync();
+
+    const s = await DuckDBStore.create(path);
+    try {
+      for (const [begin, len] of [[BASE_DAY, 30], [BASE_DAY + 10, 30], [BASE_DAY + 20, 7], [BASE_DAY + 33, 7], [BASE_DAY + 5, 1], [BASE_DAY + 39, 1]] as const) {
+        const w = { begin, end: begin + len - 1 };
+        expect(canonical(await s.portrait(appid, w)), JSON.stringify(w)).toEqual(canonical(referencePortrait(events, w)));
+      }
+      const again = events.filter((e) => e.eventId !== null).slice(0, 3);
+      const r = await s.append(appid, [...again, visit({ openid: 'new', time: BASE_MS + 5, eventId: 'brand-new' })]);
+      expect(r).toEqual({ accepted: 1, duplicates: [0, 1, 2] });
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -7,7 +7,8 @@ import type { Window } from '../../domain/window.ts';
 import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
 import { Serial } from '../serial.ts';
 import type { AppendResult, Store } from '../store.ts';
-import { appendEvents } from './appendEvents.ts';
+import { appendEvents, loadEventIdFilter } from './appendEvents.ts';
+import type { EventIdFilter } from './eventIdFilter.ts';
 import { derivePending } from './derive.ts';
 import { portraitCounts } from './portraitQuery.ts';
 import { MIGRATIONS } from './schema.ts';
@@ -49,12 +50,13 @@ function tokenFromRow(r: Row): TokenRecord {
 
 /**
  * The embedded store: one DuckDB file. One process owns the file; inside it, one writer connection does all
- * writes one at a time (appends, folding events into the derived tables, apps and tokens), and a few reader
- * connections answer queries concurrently.
+ * writes one at a time (appends, apps, tokens, usage), one deriving connection folds stored events into the derived
+ * tables beside it (see `derive`), and a few reader connections answer queries concurrently.
  */
 export class DuckDBStore implements Store {
   readonly backend = 'duckdb' as const;
   private readonly writes = new Serial();
+  private readonly derives = new Serial();
   private nextSeq = 1;
   private lastDerived = 0;
   private closed = false;
@@ -62,22 +64,35 @@ export class DuckDBStore implements Store {
   private readerTurn = 0;
   /** appid → its number in the derived tables; numbers are never reassigned. */
   private readonly appNumbers = new Map<string, number>();
+  /** Every stored (appid, event_id), approximately: see EventIdFilter. Filled by the first append. */
+  private eventIds: EventIdFilter | undefined;
+  /** Device id → name, as read so far; ids are never renamed. */
+  private readonly deviceNames = new Map<number, string>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly writer: DuckDBConnection,
+    private readonly deriver: DuckDBConnection,
     private readonly readers: { conn: DuckDBConnection; serial: Serial }[],
     readonly path: string,
   ) {}
 
-  /** Opens (creating if needed) the DuckDB file at `path` and brings its schema up to date. */
-  static async create(path: string, opts: { readers?: number } = {}): Promise<DuckDBStore> {
+  /**
+   * Opens (creating if needed) the DuckDB file at `path` and brings its schema up to date.
+   *
+   * DuckDB settings: `memory_limit` (default here 512 MB, DuckDB's own is 80 % of RAM) bounds DuckDB's buffer pool,
+   * so a bulk import or a long-running server does not keep the whole file cached; portraits need little memory.
+   * `checkpoint_threshold` 64 MB (DuckDB's is 16 MB): fewer, larger checkpoints make appends about a third
+   * cheaper; the write-ahead log replayed after a crash is at most that large.
+   */
+  static async create(path: string, opts: { readers?: number; memoryLimit?: string } = {}): Promise<DuckDBStore> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const instance = await DuckDBInstance.create(path);
+    const instance = await DuckDBInstance.create(path, { checkpoint_threshold: '64MB', memory_limit: opts.memoryLimit ?? '512MB' });
     const writer = await instance.connect();
+    const deriver = await instance.connect();
     const readers = [];
     for (let i = 0; i < (opts.readers ?? 3); i++) readers.push({ conn: await instance.connect(), serial: new Serial() });
-    const store = new DuckDBStore(instance, writer, readers, path);
+    const store = new DuckDBStore(instance, writer, deriver, readers, path);
     await store.migrate();
     await store.loadCounters();
     return store;
@@ -112,7 +127,8 @@ export class DuckDBStore implements Store {
   /**
    * Another connection to the same database, for maintenance tools and benchmarks that fill or inspect tables
    * directly. It bypasses the store's write queue and derived-state counters: use it on a store that is otherwise
-   * idle, and close it (`closeSync`) before closing the store.
+   * idle, never to write `events` (the store keeps track of stored event ids, see EventIdFilter), and close it
+   * (`closeSync`) before closing the store.
    */
   async connect(): Promise<DuckDBConnection> {
     if (this.closed) throw new Error('the store is closed');
@@ -138,7 +154,8 @@ export class DuckDBStore implements Store {
 
   async append(appid: string, events: readonly VisitEvent[]): Promise<AppendResult> {
     const result = await this.write(async (conn) => {
-      const r = await appendEvents(conn, appid, events, this.nextSeq);
+      this.eventIds ??= await loadEventIdFilter(conn);
+      const r = await appendEvents(conn, appid, events, this.nextSeq, this.eventIds);
       this.nextSeq += r.accepted;
       return r;
     });
@@ -156,20 +173,25 @@ export class DuckDBStore implements Store {
     this.deriveTimer.unref();
   }
 
-  /** Brings the derived tables up to date with every stored event. */
+  /**
+   * Brings the derived tables up to date with every event stored so far. Runs on its own connection, one derive at a
+   * time, beside the writer: it writes only derived tables and reads only committed events, so appends do not wait
+   * for it (nor it for them).
+   */
   async derive(): Promise<void> {
     if (this.lastDerived >= this.nextSeq - 1) return;
-    await this.write(async (conn) => {
+    if (this.closed) throw new Error('the store is closed');
+    await this.derives.run(async () => {
       const upto = this.nextSeq - 1;
       if (this.lastDerived >= upto) return;
-      await derivePending(conn, this.lastDerived, upto);
+      await derivePending(this.deriver, this.lastDerived, upto);
       this.lastDerived = upto;
     });
   }
 
   async portrait(appid: string, window: Window): Promise<PortraitCount[]> {
     await this.derive();
-    return this.read((conn) => portraitCounts(conn, appid, window, this.appNumbers));
+    return this.read((conn) => portraitCounts(conn, appid, window, this.appNumbers, this.deviceNames));
   }
 
   async countEvents(appid: string): Promise<number> {
@@ -300,12 +322,15 @@ export class DuckDBStore implements Store {
     if (this.deriveTimer) clearTimeout(this.deriveTimer);
     this.deriveTimer = undefined;
     // Let queued writes finish, then fold what is pending so the next start has nothing to catch up on.
+    await this.writes.run(async () => undefined);
     await this.derive().catch(() => undefined);
     await this.writes.run(async () => {
       this.closed = true;
-      await this.writer.run('CHECKPOINT').catch(() => undefined);
     });
+    await this.derives.run(async () => undefined);
+    await this.writer.run('CHECKPOINT').catch(() => undefined);
     for (const r of this.readers) await r.serial.run(async () => r.conn.closeSync());
+    this.deriver.closeSync();
     this.writer.closeSync();
     this.instance.closeSync();
   }

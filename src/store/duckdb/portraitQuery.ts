@@ -44,6 +44,7 @@ export async function portraitCounts(
   appid: string,
   w: Window,
   appNumbers: Map<string, number> = new Map(),
+  deviceNames: Map<number, string> = new Map(),
 ): Promise<PortraitCount[]> {
   const app = await appNumber(conn, appid, appNumbers);
   if (app === undefined) return [];
@@ -78,14 +79,15 @@ export async function portraitCounts(
     if (col[1] === 'devices' && key !== 0) deviceIds.add(key);
     out.push({ dimension: col[1], key, active, new: fresh });
   }
-  const names = new Map<number, string>();
-  if (deviceIds.size > 0) {
-    const r = await conn.runAndReadAll(`SELECT id, name FROM devices WHERE id IN (${[...deviceIds].join(',')})`);
-    for (const [id, name] of r.getRows()) names.set(Number(id), String(name));
+  // Device ids never change their name, so names once read are kept (by the store, across calls).
+  const missing = [...deviceIds].filter((id) => !deviceNames.has(id));
+  if (missing.length > 0) {
+    const r = await conn.runAndReadAll(`SELECT id, name FROM devices WHERE id IN (${missing.join(',')})`);
+    for (const [id, name] of r.getRows()) deviceNames.set(Number(id), String(name));
   }
   for (const c of out) {
     if (c.dimension !== 'devices') continue;
-    c.key = c.key === 0 ? null : (names.get(c.key as number) ?? null);
+    c.key = c.key === 0 ? null : (deviceNames.get(c.key as number) ?? null);
   }
   return out;
 }

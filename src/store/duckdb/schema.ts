@@ -125,4 +125,10 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO user_last SELECT app, day, uid, first_day, g, a, p, pr, c, d FROM m2_chain WHERE next_day IS NULL ORDER BY app, day, uid;
   DROP TABLE m2_chain;
   `,
+  // Migration 3: each event's id hash (see eventIdFilter.ts), so the duplicate check can be filled without reading
+  // every event id; NULL for events stored before, which the store fills in when it first needs them.
+  `
+  ALTER TABLE events ADD COLUMN id_lo UINTEGER;
+  ALTER TABLE events ADD COLUMN id_hi UINTEGER;
+  `,
 ];

@@ -1,0 +1,83 @@
+/**
+ * `npm run bench`: datacube's speed as ratios against baselines measured in the same run (see bench/README.md).
+ * Prints a table and writes bench/results.json. `BENCH_QUICK=1`: small sizes, one run each (a smoke test).
+ * `BENCH_ONLY=P1,P3`: only those sections (P1 includes P4). `BENCH_KEEP=1`: keep the scratch directory.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { clickhouseBench } from './clickhouse.ts';
+import { ingestBench } from './ingest.ts';
+import { type Figure, QUICK, RUNS, log, machine, table } from './lib.ts';
+import { portraitBench } from './portrait.ts';
+import { warmApiBench } from './warmApi.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const only = (process.env.BENCH_ONLY ?? '')
+  .split(',')
+  .map((s) => s.trim().toUpperCase())
+  .filter(Boolean);
+const wanted = (id: string) => only.length === 0 || only.includes(id);
+
+async function duckdbVersion(): Promise<string> {
+  const inst = await DuckDBInstance.create(':memory:');
+  const c = await inst.connect();
+  const v = String((await c.runAndReadAll('SELECT version()')).getRows()[0]?.[0] ?? '?');
+  c.closeSync();
+  inst.closeSync();
+  return v;
+}
+
+const started = Date.now();
+const scratch = mkdtempSync(join(tmpdir(), 'datacube-bench-'));
+const figures: Figure[] = [];
+const results = {
+  machine: machine(await duckdbVersion()),
+  date: new Date().toISOString(),
+  mode: QUICK ? 'quick (BENCH_QUICK=1: small sizes, 1 run; not comparable with full runs)' : `full (median of ${RUNS} runs)`,
+  figures,
+  seconds: 0,
+};
+
+function save(): void {
+  results.seconds = Math.round((Date.now() - started) / 1000);
+  // A quick run writes beside the real results, so a smoke test never overwrites them.
+  writeFileSync(join(here, QUICK ? 'results.quick.json' : 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+}
+
+const sections: [string, (dir: string) => Promise<Figure[]>][] = [
+  ['P1', portraitBench],
+  ['P2', warmApiBench],
+  ['P3', ingestBench],
+  ['P5', clickhouseBench],
+];
+
+let failed = false;
+try {
+  for (const [id, run] of sections) {
+    if (!wanted(id)) continue;
+    const dir = join(scratch, id);
+    mkdirSync(dir, { recursive: true });
+    try {
+      figures.push(...(await run(dir)));
+    } catch (e) {
+      failed = true;
+      const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      log(`${id} failed: ${msg}`);
+      figures.push({ id, what: `${id} did not complete`, value: null, baseline: null, ratio: null, goal: '–', met: false, detail: { error: msg } });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    save();
+  }
+} finally {
+  if (process.env.BENCH_KEEP !== '1') rmSync(scratch, { recursive: true, force: true });
+}
+save();
+
+process.stdout.write(`\ndatacube bench — ${results.machine}\n${results.date}, ${results.mode}, ${results.seconds} s\n\n${table(figures)}\n\n`);
+const missed = figures.filter((f) => f.met === false);
+if (missed.length > 0) process.stdout.write(`Goals missed: ${missed.map((f) => f.id).join(', ')}\n`);
+process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,87 @@
+/**
+ * A server for the HTTP benchmarks, run as a child process (`node bin/run-ts.js bench/server.ts MODE …`) so that the
+ * load generator in the parent does not share its event loop. Talks to the parent over the IPC channel:
+ * sends `{ ready: … }` once listening, and stops (closing the store) on `{ stop: true }`.
+ *
+ * - `real DATA_DIR DEMO_USERS`: the real server (src/api/createServer.ts, real DuckDB store in DATA_DIR, no request
+ *   logging) with one app (quota high enough for the run) holding DEMO_USERS users' demo visits (0: none).
+ * - `bare BODY_FILE`: a bare Fastify route, POST /datacube/:path, answering the bytes of BODY_FILE.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify from 'fastify';
+import { createServer } from '../src/api/index.ts';
+import { loadConfig } from '../src/config.ts';
+import { systemClock, yesterday } from '../src/domain/clock.ts';
+import { generateDemoEvents } from '../src/demo/index.ts';
+import { openServices } from '../src/services.ts';
+
+export interface ServerReady {
+  url: string;
+  appid?: string;
+  token?: string;
+  events?: number;
+}
+
+function send(msg: { ready: ServerReady } | { error: string }): void {
+  if (!process.send) throw new Error('bench/server.ts must be started with an IPC channel (child_process.fork)');
+  process.send(msg);
+}
+
+async function main(): Promise<void> {
+  const [mode, arg1, arg2] = process.argv.slice(2);
+  let stop: () => Promise<void>;
+  if (mode === 'real') {
+    if (!arg1) throw new Error('usage: real DATA_DIR DEMO_USERS');
+    const config = loadConfig({}, { dataDir: arg1, port: 0, logLevel: 'silent' });
+    const services = await openServices(config);
+    const { app, secret } = await services.auth.createApp({ name: 'bench', dailyQuota: 1_000_000_000 });
+    let events = 0;
+    const users = Number(arg2 ?? 0);
+    if (users > 0) {
+      for (const batch of generateDemoEvents({ users, days: 30, endDay: yesterday(systemClock) })) {
+        const r = await services.ingest.ingest(app.appid, batch);
+        events += r.accepted;
+      }
+      await services.store.portrait(app.appid, { begin: yesterday(systemClock), end: yesterday(systemClock) });
+    }
+    const token = await services.auth.token('client_credential', app.appid, secret);
+    const server = await createServer(services, { logger: false });
+    const url = await server.listen({ port: 0, host: '127.0.0.1' });
+    stop = async () => {
+      await server.close();
+      await services.close();
+    };
+    send({ ready: { url, appid: app.appid, token: token.access_token, events } });
+  } else if (mode === 'bare') {
+    if (!arg1) throw new Error('usage: bare BODY_FILE');
+    const body = readFileSync(arg1);
+    const server = Fastify();
+    server.post('/datacube/:path', async (_req, reply) => reply.type('application/json; charset=utf-8').send(body));
+    const url = await server.listen({ port: 0, host: '127.0.0.1' });
+    stop = () => server.close();
+    send({ ready: { url } });
+  } else {
+    throw new Error(`unknown mode ${String(mode)}`);
+  }
+  process.on('message', (m: unknown) => {
+    if (typeof m === 'object' && m !== null && 'stop' in m) {
+      void stop().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          process.stderr.write(`bench server: ${String(e)}\n`);
+          process.exit(1);
+        },
+      );
+    }
+  });
+}
+
+main().catch((e: unknown) => {
+  const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  try {
+    send({ error: msg });
+  } finally {
+    process.stderr.write(`bench server: ${msg}\n`);
+    process.exit(1);
+  }
+});
