@@ -1,7 +1,7 @@
 /**
  * A Bloom filter of the stored events' `(appid, event_id)` pairs, so that `append` needs to look in the `events`
  * table (a scan of the whole table) only for ids the filter cannot rule out: ids that are stored, and about one in
- * a million others. Kept in memory (a few bytes per stored event id) and told about every id once its batch is
+ * a million others. Kept in memory (about 4.5 bytes per stored event id) and told about every id once its batch is
  * committed; filled from `events.id_lo`/`id_hi` (the same hash, stored with each event) when first needed.
  *
  * It grows as a chain of filters, each twice the capacity of the one before and with half its false-positive
@@ -12,7 +12,7 @@ const MIN_CAPACITY = 1 << 16;
 
 class Bloom {
   readonly bits: Uint32Array;
-  readonly mask: number;
+  readonly m: number;
   readonly k: number;
   count = 0;
 
@@ -20,18 +20,16 @@ class Bloom {
     readonly capacity: number,
     falsePositiveRate: number,
   ) {
-    const wanted = Math.ceil((-capacity * Math.log(falsePositiveRate)) / (Math.LN2 * Math.LN2));
-    let m = 32;
-    while (m < wanted) m *= 2;
-    this.bits = new Uint32Array(m / 32);
-    this.mask = m - 1;
-    this.k = Math.max(1, Math.round((m / capacity) * Math.LN2));
+    // m bits and k probes for `capacity` keys at the rate asked (m < 2^32, so a probe is one 32-bit remainder).
+    this.m = Math.min(2 ** 32 - 32, Math.ceil((-capacity * Math.log(falsePositiveRate)) / (Math.LN2 * Math.LN2)));
+    this.bits = new Uint32Array(Math.ceil(this.m / 32));
+    this.k = Math.max(1, Math.round((this.m / capacity) * Math.LN2));
   }
 
   add(lo: number, hi: number): void {
     const step = hi | 1;
     for (let i = 0; i < this.k; i++) {
-      const bit = (lo + Math.imul(i, step)) & this.mask;
+      const bit = ((lo + Math.imul(i, step)) >>> 0) % this.m;
       this.bits[bit >>> 5] = (this.bits[bit >>> 5] ?? 0) | (1 << (bit & 31));
     }
     this.count++;
@@ -40,7 +38,7 @@ class Bloom {
   has(lo: number, hi: number): boolean {
     const step = hi | 1;
     for (let i = 0; i < this.k; i++) {
-      const bit = (lo + Math.imul(i, step)) & this.mask;
+      const bit = ((lo + Math.imul(i, step)) >>> 0) % this.m;
       if (((this.bits[bit >>> 5] ?? 0) & (1 << (bit & 31))) === 0) return false;
     }
     return true;
@@ -52,7 +50,7 @@ export class EventIdFilter {
 
   /** `expected`: how many ids will be added soon (the stored ones when opening). */
   constructor(expected = 0) {
-    this.chain.push(new Bloom(Math.max(MIN_CAPACITY, 2 * expected), FIRST_FALSE_POSITIVE_RATE));
+    this.chain.push(new Bloom(Math.max(MIN_CAPACITY, Math.ceil(1.25 * expected)), FIRST_FALSE_POSITIVE_RATE));
   }
 
   /** Adds a key given as the two 32-bit halves of its 64-bit hash. */
