@@ -11,6 +11,7 @@ import { systemClock, yesterday } from '../src/domain/clock.ts';
 import type { VisitEvent } from '../src/domain/event.ts';
 import { generateDemoEvents } from '../src/demo/index.ts';
 import { prepareBatch } from '../src/ingest/pipeline.ts';
+import { appendEventColumns } from '../src/store/duckdb/appendEvents.ts';
 import { isRecordError, readRecords } from '../src/ingest/readers/index.ts';
 import { ROOT, startChildServer } from './child.ts';
 import { type Figure, QUICK, RUNS, log, median, percentile, ratioAtLeast, round } from './lib.ts';
@@ -33,39 +34,9 @@ const EVENTS_TABLE = `CREATE TABLE events (seq BIGINT NOT NULL, appid VARCHAR NO
   city UINTEGER NOT NULL, ip VARCHAR, type VARCHAR NOT NULL, page VARCHAR, scene INTEGER, session VARCHAR, stay DOUBLE,
   props VARCHAR, received_at BIGINT NOT NULL)`;
 
-function text(a: DuckDBAppender, v: string | null): void {
-  if (v === null) a.appendNull();
-  else a.appendVarchar(v);
-}
-
+/** A row of the version-1 `events` table above: the event's columns, nothing else. */
 function appendRow(a: DuckDBAppender, seq: number, appid: string, e: VisitEvent, now: number): void {
-  a.appendBigInt(BigInt(seq));
-  a.appendVarchar(appid);
-  text(a, e.eventId);
-  a.appendVarchar(e.openid);
-  a.appendBigInt(BigInt(e.time));
-  a.appendInteger(e.day);
-  a.appendUTinyInt(e.gender);
-  if (e.age === null) a.appendNull();
-  else a.appendUTinyInt(e.age);
-  a.appendUTinyInt(e.ageBucket);
-  text(a, e.platform);
-  a.appendUTinyInt(e.platformId);
-  text(a, e.brand);
-  text(a, e.model);
-  text(a, e.device);
-  a.appendUInteger(e.province);
-  a.appendUInteger(e.city);
-  text(a, e.ip);
-  a.appendVarchar(e.type);
-  text(a, e.page);
-  if (e.scene === null) a.appendNull();
-  else a.appendInteger(e.scene);
-  text(a, e.session);
-  if (e.stay === null) a.appendNull();
-  else a.appendDouble(e.stay);
-  text(a, e.props);
-  a.appendBigInt(BigInt(now));
+  appendEventColumns(a, seq, appid, e, now);
   a.endRow();
 }
 

@@ -44,6 +44,33 @@ export interface VisitEvent {
   props: string | null;
 }
 
+/** An event with every optional field unknown; ingest steps (and tests) fill it in. */
+export function emptyEvent(): VisitEvent {
+  return {
+    eventId: null,
+    openid: '',
+    time: 0,
+    day: 0,
+    gender: 0,
+    age: null,
+    ageBucket: 0,
+    platform: null,
+    platformId: 0,
+    brand: null,
+    model: null,
+    device: null,
+    province: 0,
+    city: 0,
+    ip: null,
+    type: 'visit',
+    page: null,
+    scene: null,
+    session: null,
+    stay: null,
+    props: null,
+  };
+}
+
 /** The fields of the input record datacube interprets; every other field goes to `props`. */
 export const KNOWN_FIELDS = new Set([
   'event_id',

@@ -1,41 +1,15 @@
-import type { VisitEvent } from '../domain/event.ts';
+import { emptyEvent, type VisitEvent } from '../domain/event.ts';
 import { reject, type Rejection } from './rejection.ts';
 import { STEPS, type Step, type StepContext } from './steps.ts';
 
 export type IngestOutcome = { ok: true; event: VisitEvent } | ({ ok: false } & Rejection);
-
-function blankEvent(): VisitEvent {
-  return {
-    eventId: null,
-    openid: '',
-    time: 0,
-    day: 0,
-    gender: 0,
-    age: null,
-    ageBucket: 0,
-    platform: null,
-    platformId: 0,
-    brand: null,
-    model: null,
-    device: null,
-    province: 0,
-    city: 0,
-    ip: null,
-    type: 'visit',
-    page: null,
-    scene: null,
-    session: null,
-    stay: null,
-    props: null,
-  };
-}
 
 /** Runs one raw record through the named steps: a stored-to-be event, or the first step's rejection. */
 export function processRecord(record: unknown, ctx: StepContext, steps: readonly Step[] = STEPS): IngestOutcome {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     return { ok: false, ...reject('record', 'each event must be a JSON object') };
   }
-  const draft = { input: record as Record<string, unknown>, event: blankEvent() };
+  const draft = { input: record as Record<string, unknown>, event: emptyEvent() };
   for (const step of steps) {
     const r = step.apply(draft, ctx);
     if (r) return { ok: false, ...r };

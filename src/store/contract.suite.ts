@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayOf } from '../domain/day.ts';
-import type { VisitEvent } from '../domain/event.ts';
+import { emptyEvent, type VisitEvent } from '../domain/event.ts';
 import type { Window } from '../domain/window.ts';
 import { canonical, referencePortrait } from './referencePortrait.ts';
 import type { Store } from './store.ts';
@@ -21,28 +21,7 @@ export const BASE_MS = Date.UTC(2026, 9, 31, 16, 0, 0);
 export const BASE_DAY = dayOf(BASE_MS);
 
 export function visit(p: Partial<VisitEvent> & { openid: string; time: number }): VisitEvent {
-  return {
-    eventId: null,
-    day: dayOf(p.time),
-    gender: 0,
-    age: null,
-    ageBucket: 0,
-    platform: null,
-    platformId: 0,
-    brand: null,
-    model: null,
-    device: null,
-    province: 0,
-    city: 0,
-    ip: null,
-    type: 'visit',
-    page: null,
-    scene: null,
-    session: null,
-    stay: null,
-    props: null,
-    ...p,
-  };
+  return { ...emptyEvent(), day: dayOf(p.time), ...p };
 }
 
 const HOUR = 3_600_000;

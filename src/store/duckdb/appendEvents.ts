@@ -8,8 +8,11 @@ function text(a: DuckDBAppender, v: string | null): void {
   else a.appendVarchar(v);
 }
 
-/** Column order of `events` (see schema.ts); the appender fills columns by position. */
-function appendRow(a: DuckDBAppender, seq: number, appid: string, e: VisitEvent, receivedAt: number, hashes: Uint32Array, i: number): void {
+/**
+ * The columns of `events` that hold the event itself, in table order (see schema.ts); the appender fills columns by
+ * position. The caller appends any later columns and ends the row.
+ */
+export function appendEventColumns(a: DuckDBAppender, seq: number, appid: string, e: VisitEvent, receivedAt: number): void {
   a.appendBigInt(BigInt(seq));
   a.appendVarchar(appid);
   text(a, e.eventId);
@@ -37,6 +40,11 @@ function appendRow(a: DuckDBAppender, seq: number, appid: string, e: VisitEvent,
   else a.appendDouble(e.stay);
   text(a, e.props);
   a.appendBigInt(BigInt(receivedAt));
+}
+
+/** One full row of `events`: the event's columns, then the event id's hash (for the duplicate filter). */
+function appendRow(a: DuckDBAppender, seq: number, appid: string, e: VisitEvent, receivedAt: number, hashes: Uint32Array, i: number): void {
+  appendEventColumns(a, seq, appid, e, receivedAt);
   if (e.eventId === null) {
     a.appendNull();
     a.appendNull();
