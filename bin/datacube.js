@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// The `datacube` command. The sources are TypeScript; tsx (a runtime dependency) loads them
-// directly, so there is no build step between a clone and a working CLI.
-import { register } from 'tsx/esm/api';
-register();
-const { main } = await import('../src/cli/main.ts');
+// The `datacube` command: runs the JavaScript that `npm run build` compiles from src/ into dist/
+// (`npm install` and `npm ci` run the build through the `prepare` script).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  process.stderr.write('datacube: the compiled program is missing (dist/cli/main.js); run `npm run build` (npm install runs it)\n');
+  process.exit(2);
+}
+const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);
