@@ -47,7 +47,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
       );
       expect(engines.filter((t) => t.engine === 'Distributed')).toEqual([]);
       expect(engines.map((t) => t.name)).toEqual(
-        expect.arrayContaining(['events', 'user_days', 'user_first', 'event_ids', 'apps', 'tokens', 'usage', 'schema_migrations']),
+        expect.arrayContaining(['events', 'user_chain', 'event_ids', 'apps', 'tokens', 'usage', 'schema_migrations']),
       );
     });
   });
@@ -81,6 +81,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
       expect(rows.map((r) => [r.version, Number(r.n)])).toEqual([
         [1, 1],
         [2, 1],
+        [15, 1],
       ]);
       await a.close();
       await b.close();

@@ -4,9 +4,11 @@ import type { Window } from '../../domain/window.ts';
 import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
 import { Serial } from '../serial.ts';
 import type { AppendResult, Store } from '../store.ts';
-import { Connection, type ConnectionOptions } from './connection.ts';
+import { type Connection, type ConnectionOptions, HttpConnection } from './connection.ts';
+import { derivedCounts, rebuildChain } from './derive.ts';
 import { appendEvents, countEvents, type EventsOptions, exportEvents, MonotonicMicros } from './events.ts';
 import * as meta from './meta.ts';
+import { Leases, type LeaseOptions } from './lease.ts';
 import { migrate } from './migrate.ts';
 import { portraitCounts } from './portrait.ts';
 import { parseClickHouseUrl } from './url.ts';
@@ -14,6 +16,8 @@ import { parseClickHouseUrl } from './url.ts';
 export interface ClickHouseStoreOptions extends ConnectionOptions, EventsOptions {
   /** Create the database and apply pending migrations on open (default true). */
   migrate?: boolean;
+  /** Writer leases (lease.ts): TTL, linger, how long to wait for another server. */
+  lease?: LeaseOptions;
 }
 
 /** A few lanes of one-at-a-time work, chosen by key: same key → same lane → never interleaved. */
@@ -30,10 +34,14 @@ class Lanes {
 
 /**
  * The ClickHouse backend: everything lives in ClickHouse (events, derived tables, apps, tokens, counters), so
- * several datacube servers can share one server or cluster. See schema.ts for the tables and portrait.ts for
- * the query. Within this process, appends of one app, and read-modify-writes of one key, run one at a time;
- * between processes, a duplicate `event_id` sent to two servers at the same instant can slip through (the
- * portrait is unaffected: it counts users, and a repeated event changes no user's latest value).
+ * several datacube servers can share one server or cluster. See schema.ts for the tables, chain.ts and derive.ts
+ * for the per-user chain and portrait.ts for the query. Within this process, appends of one app, and
+ * read-modify-writes of one key, run one at a time (lanes); across processes, appends of one app run under the
+ * app's writer lease (lease.ts), so a batch sent to two servers at once is stored and counted once.
+ *
+ * Each time this process takes an app's lease, and after any of its own appends failed part-way, it compares the
+ * app's stored events with those its chain has folded in and rebuilds the chain from the events if they differ (a
+ * writer killed between the two inserts of an append leaves exactly that).
  */
 export class ClickHouseStore implements Store {
   readonly backend = 'clickhouse' as const;
@@ -41,22 +49,39 @@ export class ClickHouseStore implements Store {
   private readonly lanes = new Lanes();
   private closed = false;
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly leases: Leases;
+  /** Apps whose last append from this process failed part-way: checked before their next append. */
+  private readonly dirty = new Set<string>();
 
   private constructor(
     readonly connection: Connection,
     private readonly opts: ClickHouseStoreOptions,
-  ) {}
+  ) {
+    this.leases = new Leases(connection, opts.lease, (appid, keepAlive) => this.repair(appid, keepAlive));
+  }
 
   static async open(url: string, opts: ClickHouseStoreOptions = {}): Promise<ClickHouseStore> {
-    const c = Connection.open(parseClickHouseUrl(url), opts);
+    return ClickHouseStore.over(HttpConnection.open(parseClickHouseUrl(url), opts), opts);
+  }
+
+  /** The store over any connection (HTTP, or chdb in the tests); migrates it unless told not to. */
+  static async over(c: Connection, opts: ClickHouseStoreOptions = {}): Promise<ClickHouseStore> {
     try {
       await c.ping();
+      await c.version();
       if (opts.migrate ?? true) await migrate(c);
     } catch (e) {
       await c.close().catch(() => undefined);
       throw e;
     }
     return new ClickHouseStore(c, opts);
+  }
+
+  /** Rebuilds the app's chain from its events if the two disagree (see the class comment). */
+  private async repair(appid: string, keepAlive: () => Promise<void>): Promise<void> {
+    const { stored, derived } = await derivedCounts(this.connection, appid);
+    if (stored !== derived) await rebuildChain(this.connection, appid, keepAlive);
+    this.dirty.delete(appid);
   }
 
   /** Runs `fn` unless the store is closed, and keeps track of it so `close` can wait for it. */
@@ -73,7 +98,19 @@ export class ClickHouseStore implements Store {
   // ---- events and portraits
 
   append(appid: string, events: readonly VisitEvent[]): Promise<AppendResult> {
-    return this.op((c) => appendEvents(c, this.clock, appid, events, this.opts), `events\u0000${appid}`);
+    return this.op(
+      (c) =>
+        this.leases.run(appid, async (keepAlive) => {
+          if (this.dirty.has(appid)) await this.repair(appid, keepAlive);
+          try {
+            return await appendEvents(c, this.clock, appid, events, this.opts);
+          } catch (e) {
+            this.dirty.add(appid);
+            throw e;
+          }
+        }),
+      `events\u0000${appid}`,
+    );
   }
   portrait(appid: string, window: Window): Promise<PortraitCount[]> {
     return this.op((c) => portraitCounts(c, appid, window));
@@ -133,6 +170,7 @@ export class ClickHouseStore implements Store {
     // Writes resolve only after ClickHouse acknowledged them and nothing is buffered here: wait for the
     // operations under way, then let the sockets go.
     await Promise.allSettled([...this.inflight]);
+    await this.leases.close();
     await this.connection.close();
   }
 }

@@ -52,7 +52,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE_CLUSTER', 'ClickHouse store (tw
           sql`SELECT name, engine FROM system.tables WHERE database = ${s.target.database}`,
         );
         const engine = new Map(rows.map((r) => [r.name, r.engine]));
-        for (const t of ['events', 'user_days', 'user_first', 'event_ids', 'apps', 'tokens', 'usage', 'schema_migrations']) {
+        for (const t of ['events', 'user_chain', 'event_ids', 'apps', 'tokens', 'usage', 'schema_migrations']) {
           expect(engine.get(t), t).toBe('Distributed');
           expect(engine.get(`${t}_local`), `${t}_local`).toMatch(/MergeTree$/);
         }
@@ -78,8 +78,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE_CLUSTER', 'ClickHouse store (tw
       expect((a ?? []).length + (b ?? []).length).toBe(100);
       for (const [i, s] of shards.entries()) {
         const own = i === 0 ? a : b;
-        expect(await localOpenids(s, 'user_days', appid)).toEqual(own);
-        expect(await localOpenids(s, 'user_first', appid)).toEqual(own);
+        expect(await localOpenids(s, 'user_chain', appid)).toEqual(own);
       }
 
       // Duplicates are found whichever shard holds the first copy.

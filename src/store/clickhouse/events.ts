@@ -1,8 +1,9 @@
 import type { VisitEvent } from '../../domain/event.ts';
 import type { AppendResult } from '../store.ts';
 import type { Connection, JsonRow } from './connection.ts';
-import { TIME_OFFSET_MS } from './schema.ts';
-import { isoDay, list, MAX_DATE_DAY, sql } from './sql.ts';
+import { NO_NEXT_DAY, TIME_OFFSET_MS } from './chain.ts';
+import { deriveEvents } from './derive.ts';
+import { isoDay, list, sql } from './sql.ts';
 
 /** Strictly increasing numbers, microseconds since the epoch when calls are sparse; `seq` and row versions. */
 export class MonotonicMicros {
@@ -34,7 +35,8 @@ function text(i: number, field: string, v: string | null, nullable: boolean): vo
 export function checkEvent(e: VisitEvent, i: number): void {
   text(i, 'openid', e.openid, false);
   text(i, 'eventId', e.eventId, true);
-  int(i, 'day', e.day, 0, MAX_DATE_DAY);
+  // 2105-12-31 (the last Date 18.16 reads from text) marks "no next visit" in user_chain.
+  int(i, 'day', e.day, 0, NO_NEXT_DAY - 1);
   // The packed per-user values need t = time + 8 h >= 0 and t < 2^43 (year 2248).
   int(i, 'time', e.time, -TIME_OFFSET_MS, 2 ** 43 - 1 - TIME_OFFSET_MS);
   int(i, 'gender', e.gender, 0, 255);
@@ -140,9 +142,10 @@ async function storedIds(c: Connection, appid: string, ids: readonly string[], c
 }
 
 /**
- * Stores the events of one app that are not duplicates: an `eventId` already stored for the app, or repeated
- * earlier in the batch. Callers serialise appends per app (see ClickHouseStore), so a batch's check and insert
- * are not interleaved with another batch of the same app from this process.
+ * Stores the events of one app that are not duplicates (an `eventId` already stored for the app, or repeated
+ * earlier in the batch), then folds them into the app's chain (derive.ts). Callers hold the app's writer lease
+ * (lease.ts), so no other batch of the app — from this process or another datacube server — is checked, stored
+ * or derived in between. Resolves once both inserts are acknowledged.
  */
 export async function appendEvents(
   c: Connection,
@@ -176,6 +179,11 @@ export async function appendEvents(
   });
   const size = Math.max(1, opts.insertBatchRows ?? 100_000);
   for (let i = 0; i < rows.length; i += size) await c.insert('events', rows.slice(i, i + size));
+  await deriveEvents(
+    c,
+    appid,
+    events.filter((_, i) => !skip.has(i)),
+  );
   return { accepted, duplicates };
 }
 

@@ -1,64 +1,71 @@
+import { startOfDay } from '../../domain/day.ts';
 import type { Dimension } from '../../domain/dimensions.ts';
 import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
-import { VALUE_MASK } from '../packing.ts';
-import type { Connection } from './connection.ts';
-import { date, type Sql, sql } from './sql.ts';
+import { VALUE_BITS, VALUE_MASK } from '../packing.ts';
+import { TIME_OFFSET_MS } from './chain.ts';
+import type { Connection, ServerVersion } from './connection.ts';
+import { date, ident, type Sql, sql } from './sql.ts';
 
 /** Output dimension index → name; devices are index 5 (their key is a string). */
 const DIMS: readonly Dimension[] = ['province', 'city', 'genders', 'platforms', 'ages', 'devices'];
+const COLUMNS = ['province', 'city', 'gender', 'platform', 'age'] as const;
+
+/** GROUPING SETS exist from ClickHouse 22.6 on; 18.16 gets the same counts through ARRAY JOIN. */
+export function hasGroupingSets(v: ServerVersion): boolean {
+  return v.major > 22 || (v.major === 22 && v.minor >= 6);
+}
 
 /**
- * Devices: `maxMerge(device)` over the `(t, name)` tuple states is slow on ClickHouse 18.16 (a generic,
- * Field-based max: about a quarter of the portrait's time). The same maximum is the `max` of a String:
- * `t + DEVICE_T_BIAS` in decimal, DEVICE_T_DIGITS digits for every t the store writes (0 ≤ t < 9·10^16: t is 0
- * or ms since Shanghai 1970-01-01 plus one, see schema.ts), followed by the name. Fixed-width decimals compare
- * as their numbers, and after an equal prefix the names compare byte-wise, as the tuple's second element does:
- * the String max is the tuple max, written out. Unknown is t = 0, i.e. the prefix is DEVICE_T_BIAS itself.
- */
-const DEVICE_T_BIAS = 10_000_000_000_000_000n;
-const DEVICE_T_DIGITS = 17;
-
-/**
- * The portrait of one app for one window, computed where the rows are (each user lives on exactly one shard):
+ * The portrait of one app for one window, from `user_chain` (see chain.ts): each user active in [b, e] has exactly
+ * one chain row with `day` in [b, e] and `next_day > e`, holding the user's latest known values up to that day. So
+ * the query is one filtered range scan (the table is sorted by (appid, kind, next_day, day)) and small counts per
+ * dimension value, with no per-user grouping. A value counts only if it was seen inside the window (its time is at
+ * or after the window's first midnight), else the user counts as unknown; a user is new if the first day is in the
+ * window. Rows are counted by `sum(sign)`, which is exact whether or not the collapsing merges have run.
  *
- * 1. per user active in the window: `maxMerge` of each packed dimension over the window's `user_days` rows is
- *    the latest known value (ties: the larger value), devices likewise through a String (DEVICE_T_BIAS); whether
- *    the user's first day ever (`user_first`) is in the window makes the user new;
- * 2. each user becomes six (dimension, key) rows (ARRAY JOIN) and those are counted: active = users, new = new
- *    users. Unknown is key 0 (devices: `known` = 0).
- *
- * On a single server that is the whole query. In cluster mode the same text, naming the local tables, is the
- * right side of a JOIN with `shards` (Distributed over system.one, one row per shard): a non-GLOBAL JOIN runs
- * on every shard against that shard's tables, so every shard returns exact counts for its own users and, as
- * users never span shards, the answer is their sum. Only a few hundred rows per shard cross the network.
+ * In cluster mode the same query reads the Distributed table: every shard counts its own users (a user's rows all
+ * live on one shard) and the initiator adds the shards' partial counts.
  */
-function shardQuery(c: Connection, appid: string, w: Window): Sql {
-  const begin = date(w.begin);
-  const end = date(w.end);
+function query(c: Connection, appid: string, w: Window, v: ServerVersion): Sql {
+  const b = date(w.begin);
+  const e = date(w.end);
+  const since = BigInt(startOfDay(w.begin) + TIME_OFFSET_MS) << BigInt(VALUE_BITS);
+  const sinceDevice = startOfDay(w.begin) + TIME_OFFSET_MS + 1;
   const mask = VALUE_MASK;
-  return sql`
-    SELECT toUInt8(0) AS dummy, t.1 AS dim, t.2 AS num, t.3 AS str, t.4 AS known, count() AS active, sum(is_new) AS fresh
-    FROM (
+  const value = (col: (typeof COLUMNS)[number]): Sql => sql`toUInt32(if(${ident(col)} >= ${since}, bitAnd(${ident(col)}, ${mask}), 0))`;
+  const from = sql`FROM ${c.table('user_chain')}
+    WHERE appid = ${appid} AND kind = 1 AND next_day > ${e} AND day >= ${b} AND day <= ${e}`;
+  const device = sql`if(device_t >= ${sinceDevice}, device, '')`;
+  const deviceKnown = sql`toUInt8(device_t >= ${sinceDevice})`;
+  if (hasGroupingSets(v)) {
+    return sql`
       SELECT
-        openid IN (
-          SELECT openid FROM ${c.local('user_first')} WHERE appid = ${appid}
-          GROUP BY openid HAVING minMerge(first_day) >= ${begin} AND minMerge(first_day) <= ${end}
-        ) AS is_new,
-        maxMerge(province) AS v_province, maxMerge(city) AS v_city, maxMerge(gender) AS v_gender,
-        maxMerge(platform) AS v_platform, maxMerge(age) AS v_age,
-        max(concat(toString(finalizeAggregation(device).1 + ${DEVICE_T_BIAS}), finalizeAggregation(device).2)) AS v_device
-      FROM ${c.local('user_days')}
-      WHERE appid = ${appid} AND day >= ${begin} AND day <= ${end}
-      GROUP BY openid
+        multiIf(NOT grouping(v0), 0, NOT grouping(v1), 1, NOT grouping(v2), 2, NOT grouping(v3), 3, NOT grouping(v4), 4, 5) AS dim,
+        multiIf(dim = 0, v0, dim = 1, v1, dim = 2, v2, dim = 3, v3, dim = 4, v4, 0) AS num,
+        dv AS str, dk AS known, sum(sign) AS active, sumIf(sign, is_new) AS fresh
+      FROM (
+        SELECT sign, first_day >= ${b} AS is_new, ${value('province')} AS v0, ${value('city')} AS v1, ${value('gender')} AS v2,
+          ${value('platform')} AS v3, ${value('age')} AS v4, ${device} AS dv, ${deviceKnown} AS dk
+        ${from}
+      )
+      GROUP BY GROUPING SETS ((v0), (v1), (v2), (v3), (v4), (dv, dk))
+      SETTINGS group_by_use_nulls = 0`;
+  }
+  return sql`
+    SELECT t.1 AS dim, t.2 AS num, t.3 AS str, t.4 AS known, sum(sign) AS active, sumIf(sign, is_new) AS fresh
+    FROM (
+      SELECT sign, first_day >= ${b} AS is_new, ${value('province')} AS v0, ${value('city')} AS v1, ${value('gender')} AS v2,
+        ${value('platform')} AS v3, ${value('age')} AS v4, ${device} AS dv, ${deviceKnown} AS dk
+      ${from}
     )
     ARRAY JOIN [
-      (toUInt8(0), toUInt32(bitAnd(v_province, ${mask})), '', toUInt8(1)),
-      (toUInt8(1), toUInt32(bitAnd(v_city, ${mask})), '', toUInt8(1)),
-      (toUInt8(2), toUInt32(bitAnd(v_gender, ${mask})), '', toUInt8(1)),
-      (toUInt8(3), toUInt32(bitAnd(v_platform, ${mask})), '', toUInt8(1)),
-      (toUInt8(4), toUInt32(bitAnd(v_age, ${mask})), '', toUInt8(1)),
-      (toUInt8(5), toUInt32(0), substring(v_device, ${DEVICE_T_DIGITS + 1}), toUInt8(substring(v_device, 1, ${DEVICE_T_DIGITS}) != ${String(DEVICE_T_BIAS)}))
+      (toUInt8(0), v0, '', toUInt8(1)),
+      (toUInt8(1), v1, '', toUInt8(1)),
+      (toUInt8(2), v2, '', toUInt8(1)),
+      (toUInt8(3), v3, '', toUInt8(1)),
+      (toUInt8(4), v4, '', toUInt8(1)),
+      (toUInt8(5), toUInt32(0), dv, dk)
     ] AS t
     GROUP BY dim, num, str, known`;
 }
@@ -73,11 +80,7 @@ type CountRow = {
 };
 
 export async function portraitCounts(c: Connection, appid: string, w: Window): Promise<PortraitCount[]> {
-  const inner = shardQuery(c, appid, w);
-  const query = c.cluster
-    ? sql`SELECT dim, num, str, known, active, fresh FROM ${c.table('shards')} ALL INNER JOIN (${inner}) USING dummy`
-    : inner;
-  const rows = await c.rows<CountRow>(query);
+  const rows = await c.rows<CountRow>(query(c, appid, w, await c.version()));
   const out = new Map<string, PortraitCount>();
   for (const r of rows) {
     const dimension = DIMS[Number(r.dim)];
@@ -85,7 +88,6 @@ export async function portraitCounts(c: Connection, appid: string, w: Window): P
     const key = dimension === 'devices' ? (Number(r.known) ? String(r.str) : null) : Number(r.num);
     const id = `${dimension}\u0000${key === null ? '\u0001' : String(key)}`;
     const c0 = out.get(id);
-    // Shards return disjoint sets of users: their counts add up.
     if (c0) {
       c0.active += Number(r.active);
       c0.new += Number(r.fresh);

@@ -1,5 +1,7 @@
 import { VALUE_BITS } from '../packing.ts';
 import type { Connection } from './connection.ts';
+import { TIME_OFFSET_MS } from './chain.ts';
+import { appsWithEvents, rebuildChain } from './derive.ts';
 import { ident, type Sql, sql } from './sql.ts';
 
 /**
@@ -28,6 +30,8 @@ export interface Migration {
   version: number;
   name: string;
   statements(c: Connection): Sql[];
+  /** Work after the statements (data to move); must be safe to run again if it was cut short. */
+  run?(c: Connection, keepAlive: () => Promise<void>): Promise<void>;
 }
 
 /**
@@ -49,8 +53,7 @@ function createView(c: Connection, name: string, target: string, select: Sql): S
   return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${c.local(name)}${c.onCluster} TO ${c.local(target)} AS ${select}`;
 }
 
-/** Shanghai midnight 1970-01-01 is -8 h in epoch ms: adding this makes the time of any valid event >= 0. */
-export const TIME_OFFSET_MS = 8 * 3_600_000;
+export { TIME_OFFSET_MS };
 
 /** `(t << VALUE_BITS) | value` when the value is known (non-zero), else 0; as Int64. */
 function packed(column: string): Sql {
@@ -203,5 +206,47 @@ export const MIGRATIONS: readonly Migration[] = [
         sql`cityHash64(appid, api, day)`,
       ),
     ],
+  },
+  {
+    // Numbered after its issue (15) so that migrations added in parallel (3, 4, …) never collide with it; the
+    // order among them does not matter: they touch different tables.
+    version: 15,
+    name: 'per-user chain (portraits without per-user grouping); the old per-user-day tables go',
+    statements: (c) => [
+      ...createTable(
+        c,
+        'user_chain',
+        sql`(
+          appid String,
+          kind UInt8,
+          next_day Date,
+          day Date,
+          openid String,
+          first_day Date,
+          last_day Date,
+          gender Int64,
+          age Int64,
+          platform Int64,
+          province Int64,
+          city Int64,
+          device_t Int64,
+          device String,
+          events UInt64,
+          sign Int8
+        ) ENGINE = CollapsingMergeTree(sign) ORDER BY (appid, kind, next_day, day, openid)`,
+        sql`cityHash64(appid, openid)`,
+      ),
+      sql`DROP TABLE IF EXISTS ${c.local('user_days_mv')}${c.onCluster}`,
+      sql`DROP TABLE IF EXISTS ${c.local('user_first_mv')}${c.onCluster}`,
+      sql`DROP TABLE IF EXISTS ${c.table('user_days')}${c.onCluster}`,
+      sql`DROP TABLE IF EXISTS ${c.local('user_days')}${c.onCluster}`,
+      sql`DROP TABLE IF EXISTS ${c.table('user_first')}${c.onCluster}`,
+      sql`DROP TABLE IF EXISTS ${c.local('user_first')}${c.onCluster}`,
+    ],
+    // Existing data keeps answering: every app's chain is built from its stored events (the truth). A rebuild
+    // starts by cancelling whatever an interrupted attempt left, so running it again is safe.
+    run: async (c, keepAlive) => {
+      for (const appid of await appsWithEvents(c)) await rebuildChain(c, appid, keepAlive);
+    },
   },
 ];

@@ -10,8 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Connection } from './connection.ts';
-import { sql } from './sql.ts';
+import { type Connection, HttpConnection } from './connection.ts';
+import { dropStoreDatabases } from './migrate.ts';
 import { parseClickHouseUrl, withDatabase } from './url.ts';
 
 export const START_HINT = 'start ClickHouse with `.ci/clickhouse.sh install && .ci/clickhouse.sh start && eval "$(.ci/clickhouse.sh env)"`';
@@ -41,9 +41,9 @@ export function freshDatabaseUrl(url: string): string {
 
 /** Drops the URL's database (ON CLUSTER in cluster mode). */
 export async function dropDatabase(url: string): Promise<void> {
-  const c = Connection.open(parseClickHouseUrl(url));
+  const c = HttpConnection.open(parseClickHouseUrl(url));
   try {
-    await c.exec(sql`DROP DATABASE IF EXISTS ${c.db}${c.onCluster}`);
+    await dropStoreDatabases(c);
   } finally {
     await c.close();
   }
@@ -58,5 +58,5 @@ export function shardEndpoints(): string[] {
 
 /** A connection to one server (no cluster), same credentials and database as `url`. */
 export function connectTo(url: string, http: string): Connection {
-  return Connection.open({ ...parseClickHouseUrl(url), http, cluster: undefined });
+  return HttpConnection.open({ ...parseClickHouseUrl(url), http, cluster: undefined });
 }
