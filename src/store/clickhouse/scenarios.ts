@@ -5,9 +5,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VisitEvent } from '../../domain/event.ts';
 import { BASE_DAY, BASE_MS, freshAppid, visit } from '../contract.suite.ts';
-import { canonical } from '../referencePortrait.ts';
+import { canonical, referencePortrait } from '../referencePortrait.ts';
 import type { Store } from '../store.ts';
 import { ClickHouseStore } from './ClickHouseStore.ts';
+import { HttpConnection } from './connection.ts';
+import { derivedCounts } from './derive.ts';
+import { isoDay, sql } from './sql.ts';
+import { Leases } from './lease.ts';
+import { migrate } from './migrate.ts';
+import { MIGRATIONS } from './schema.ts';
+import { dropDatabase, freshDatabaseUrl } from './testing.ts';
+import { parseClickHouseUrl } from './url.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -220,5 +228,129 @@ export function registerScenarios(url: () => string): void {
         await other.close();
       }
     });
+  });
+
+  describe('several datacube servers on one ClickHouse', () => {
+    const windows = [
+      { begin: BASE_DAY, end: BASE_DAY },
+      { begin: BASE_DAY, end: BASE_DAY + 6 },
+      { begin: BASE_DAY - 20, end: BASE_DAY + 9 },
+    ];
+    const batchOf = (n: number, tag: string): VisitEvent[] =>
+      Array.from({ length: n }, (_, i) =>
+        visit({ openid: `${tag}${i % 37}`, time: BASE_MS + (i % 7) * DAY + i * 1000, gender: i % 3, province: i % 2 ? 44 : 11, city: i % 2 ? 4401 : 1101, device: i % 5 ? 'OPPO R9' : null, eventId: `${tag}-${i}` }),
+      );
+
+    it('stores and counts once a batch that two servers receive at the same moment', async () => {
+      // Two stores = two datacube servers: separate connections, separate writer leases.
+      const a = await ClickHouseStore.open(url());
+      const b = await ClickHouseStore.open(url());
+      try {
+        for (let round = 0; round < 3; round++) {
+          const appid = freshAppid();
+          const batch = batchOf(300, `r${round}`);
+          const [ra, rb] = await Promise.all([a.append(appid, batch), b.append(appid, batch)]);
+          // Every event is accepted by exactly one of them and a duplicate for the other.
+          expect(ra.accepted + rb.accepted).toBe(batch.length);
+          expect(ra.duplicates.length + rb.duplicates.length).toBe(batch.length);
+          expect(await a.countEvents(appid)).toBe(batch.length);
+          expect(await derivedCounts(a.connection, appid)).toEqual({ stored: batch.length, derived: batch.length });
+          for (const w of windows) {
+            expect(canonical(await b.portrait(appid, w))).toEqual(canonical(referencePortrait(batch, w)));
+          }
+        }
+        // Overlapping batches from both sides, many at once: still once each.
+        const appid = freshAppid();
+        const all = batchOf(400, 'o');
+        const parts = [all.slice(0, 250), all.slice(150, 400), all.slice(100, 300), all];
+        const results = await Promise.all(parts.map((p, i) => (i % 2 ? b : a).append(appid, p)));
+        expect(results.reduce((s0, r) => s0 + r.accepted, 0)).toBe(all.length);
+        expect(await b.countEvents(appid)).toBe(all.length);
+        for (const w of windows) expect(canonical(await a.portrait(appid, w))).toEqual(canonical(referencePortrait(all, w)));
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    }, 120_000);
+
+    it('takes over the writer lease of a server that died holding it', async () => {
+      const appid = freshAppid();
+      // A "server" takes the lease and vanishes without releasing it.
+      const dead = HttpConnection.open(parseClickHouseUrl(url()));
+      await new Leases(dead, { ttlMs: 2000 }).run(appid, async () => {
+        await dead.close();
+      });
+      const s = await ClickHouseStore.open(url(), { lease: { ttlMs: 2000 } });
+      try {
+        const t0 = Date.now();
+        expect((await s.append(appid, [visit({ openid: 'x', time: BASE_MS, eventId: 'x1' })])).accepted).toBe(1);
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(900); // it waited for the lease to age
+        expect(await s.countEvents(appid)).toBe(1);
+      } finally {
+        await s.close();
+      }
+    }, 60_000);
+
+    it('rebuilds an app chain from its events when a writer died between the two inserts', async () => {
+      const appid = freshAppid();
+      const first = batchOf(120, 'k');
+      const s = await ClickHouseStore.open(url());
+      try {
+        await s.append(appid, first);
+        await s.close();
+        // Events stored without being derived, as a writer killed after its first insert leaves them.
+        const c = HttpConnection.open(parseClickHouseUrl(url()));
+        const orphans = batchOf(50, 'z').map((e, i) => ({ ...e, time: BASE_MS + 2 * DAY + i }));
+        await c.insert(
+          'events',
+          orphans.map((e, i) => ({ appid, seq: i + 1, event_id: e.eventId, openid: e.openid, time: e.time, day: isoDay(e.day), gender: e.gender,
+            age: null, age_bucket: 0, platform: null, platform_id: 0, brand: null, model: null, device: e.device, province: e.province, city: e.city,
+            ip: null, type: 'visit', page: null, scene: null, session: null, stay: null, props: null })),
+        );
+        expect(await derivedCounts(c, appid)).toEqual({ stored: 170, derived: 120 });
+        await c.close();
+        // The next writer of the app notices and rebuilds before its own batch.
+        const t = await ClickHouseStore.open(url());
+        try {
+          const more = [visit({ openid: 'late', time: BASE_MS + DAY, gender: 2, eventId: 'late1' })];
+          await t.append(appid, more);
+          expect(await derivedCounts(t.connection, appid)).toEqual({ stored: 171, derived: 171 });
+          const stored = [...first, ...orphans, ...more];
+          for (const w of windows) expect(canonical(await t.portrait(appid, w))).toEqual(canonical(referencePortrait(stored, w)));
+        } finally {
+          await t.close();
+        }
+      } finally {
+        await s.close();
+      }
+    }, 60_000);
+
+    it('migrates a store of the previous schema: existing data keeps answering', async () => {
+      const old = freshDatabaseUrl(url());
+      try {
+        const c = HttpConnection.open(parseClickHouseUrl(old));
+        await migrate(c, MIGRATIONS.filter((m) => m.version < 15));
+        const appid = freshAppid();
+        const events = batchOf(200, 'm');
+        await c.insert(
+          'events',
+          events.map((e, i) => ({ appid, seq: i + 1, event_id: e.eventId, openid: e.openid, time: e.time, day: isoDay(e.day), gender: e.gender,
+            age: null, age_bucket: 0, platform: null, platform_id: 0, brand: null, model: null, device: e.device, province: e.province, city: e.city,
+            ip: null, type: 'visit', page: null, scene: null, session: null, stay: null, props: null })),
+        );
+        expect(Number((await c.rows<{ n: string }>(sql`SELECT count() AS n FROM ${c.table('user_days')}`))[0]?.n)).toBeGreaterThan(0);
+        await c.close();
+        const s = await ClickHouseStore.open(old);
+        try {
+          for (const w of windows) expect(canonical(await s.portrait(appid, w))).toEqual(canonical(referencePortrait(events, w)));
+          const tables = (await s.connection.rows<{ name: string }>(sql`SELECT name FROM system.tables WHERE database = ${s.connection.target.database}`)).map((r) => r.name);
+          expect(tables.filter((n) => /^user_(days|first)/.test(n))).toEqual([]);
+        } finally {
+          await s.close();
+        }
+      } finally {
+        await dropDatabase(old);
+      }
+    }, 120_000);
   });
 }
