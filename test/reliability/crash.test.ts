@@ -2,21 +2,36 @@
  * Crash: `datacube serve` in a child process takes events from 4 concurrent clients and is killed with SIGKILL at
  * random moments, round after round. After every restart the store opens, and the 1-day portrait counts at least
  * every acknowledged event (each event is its own user); after the last round every event sent is stored exactly
- * once, checked by event_id in the DuckDB file itself.
+ * once, checked by event_id in the store itself. Runs on the DuckDB store (the file in the data directory) and on
+ * the ClickHouse store (a fresh database on the test server; the ClickHouse server itself stays up: see
+ * clickhouseRestart.test.ts for that).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dayOf, formatDay } from '../../src/domain/day.ts';
-import { DuckDBStore, duckdbPath } from '../../src/store/index.ts';
+import { describeWithClickHouse, dropDatabase, freshDatabaseUrl } from '../../src/store/clickhouse/testing.ts';
+import { DuckDBStore, duckdbPath, openStore, type Store } from '../../src/store/index.ts';
 import { adminCreateApp, fetchToken, LONG, removeDir, rng, sleep, startChildServer, tempDir, waitExit, type ChildServer } from './harness.ts';
 import { activeUsers, drainPending, Ledger, runIngestClient } from './ingestLoad.ts';
 
 const ROUNDS = LONG ? 20 : 5;
 const CLIENTS = 4;
 
-describe('crash: SIGKILL during concurrent ingest', () => {
+describe('crash: SIGKILL during concurrent ingest (DuckDB)', () => {
+  crashRounds(() => 'duckdb', (dataDir) => DuckDBStore.create(duckdbPath(dataDir)));
+});
+
+describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'crash: SIGKILL during concurrent ingest (ClickHouse)', (base) => {
+  // A killed server's writer lease blocks the app until it ages out: 3 s here instead of the default 30 s.
+  const url = `${freshDatabaseUrl(base)}?lease_ttl=3`;
+  afterAll(() => dropDatabase(url));
+  crashRounds(() => url, (dataDir) => openStore(url, dataDir));
+});
+
+function crashRounds(store: () => string, openForCheck: (dataDir: string) => Promise<Store>): void {
   const dataDir = tempDir('crash');
+  const env = (): Record<string, string> => ({ DATACUBE_STORE: store() });
   const logDir = tempDir('crash-logs');
   afterAll(() => {
     removeDir(dataDir);
@@ -31,7 +46,7 @@ describe('crash: SIGKILL during concurrent ingest', () => {
     const day = dayOf(Date.now()) - 2;
     const ledger = new Ledger(day);
 
-    let server: ChildServer = await startChildServer(dataDir, { logDir, name: 'crash' });
+    let server: ChildServer = await startChildServer(dataDir, { logDir, name: 'crash', env: env() });
     const app = await adminCreateApp(server);
     const kills: { afterMs: number; acked: number; sent: number }[] = [];
 
@@ -40,7 +55,7 @@ describe('crash: SIGKILL during concurrent ingest', () => {
         // The dead server's server.json is still there, naming a process that no longer exists: the start copes.
         const stale = JSON.parse(readFileSync(join(dataDir, 'server.json'), 'utf8')) as { pid: number };
         expect(stale.pid, note).not.toBe(process.pid);
-        server = await startChildServer(dataDir, { logDir, name: 'crash' });
+        server = await startChildServer(dataDir, { logDir, name: 'crash', env: env() });
         expect(server.pid).not.toBe(stale.pid);
       }
       const token = await fetchToken(server.url, app.appid, app.secret);
@@ -74,7 +89,7 @@ describe('crash: SIGKILL during concurrent ingest', () => {
     }
 
     // A last start: resend what never got an answer, then a graceful stop.
-    server = await startChildServer(dataDir, { logDir, name: 'crash' });
+    server = await startChildServer(dataDir, { logDir, name: 'crash', env: env() });
     const token = await fetchToken(server.url, app.appid, app.secret);
     await drainPending(server.url, token, ledger, rand);
     expect(ledger.acked.size, note).toBe(ledger.sent.size);
@@ -83,8 +98,8 @@ describe('crash: SIGKILL during concurrent ingest', () => {
     expect((await waitExit(server, 20_000))?.code, note).toBe(0);
     expect(existsSync(join(dataDir, 'server.json'))).toBe(false);
 
-    // The file itself: every event sent, each exactly once.
-    const store = await DuckDBStore.create(duckdbPath(dataDir));
+    // The store itself: every event sent, each exactly once.
+    const store = await openForCheck(dataDir);
     try {
       const seen = new Map<string, number>();
       await store.exportEvents(app.appid, async (batch) => {
@@ -104,4 +119,4 @@ describe('crash: SIGKILL during concurrent ingest', () => {
     // Enough happened for the run to mean something: events were acknowledged in every round after the first.
     expect(kills.filter((k, i) => i > 0 && k.acked > (kills[i - 1]?.acked ?? 0)).length, JSON.stringify(kills)).toBe(ROUNDS - 1);
   });
-});
+}

@@ -57,7 +57,7 @@ export class ClickHouseStore implements Store {
     readonly connection: Connection,
     private readonly opts: ClickHouseStoreOptions,
   ) {
-    this.leases = new Leases(connection, opts.lease, (appid, keepAlive) => this.repair(appid, keepAlive));
+    this.leases = new Leases(connection, { ttlMs: connection.target.leaseTtlMs, ...opts.lease }, (appid, keepAlive) => this.repair(appid, keepAlive));
   }
 
   static async open(url: string, opts: ClickHouseStoreOptions = {}): Promise<ClickHouseStore> {

@@ -9,6 +9,8 @@ export interface ClickHouseTarget {
   database: string;
   /** A cluster from the servers' `remote_servers`: tables are created ON CLUSTER and read through Distributed ones. */
   cluster: string | undefined;
+  /** `?lease_ttl=SECONDS`: how long a dead writer's lease blocks its apps (lease.ts; default 30 s). */
+  leaseTtlMs?: number;
 }
 
 export const DEFAULT_DATABASE = 'datacube';
@@ -30,10 +32,16 @@ export function parseClickHouseUrl(spec: string): ClickHouseTarget {
   const database = decodeURIComponent(u.pathname.replace(/^\/+/, '').replace(/\/+$/, '')) || DEFAULT_DATABASE;
   if (!isIdent(database)) throw new Error(`ClickHouse database name must match [A-Za-z_][A-Za-z0-9_]*: ${JSON.stringify(database)}`);
   let cluster: string | undefined;
+  let leaseTtlMs: number | undefined;
   for (const [k, v] of u.searchParams) {
-    if (k !== 'cluster') throw new Error(`unknown ClickHouse URL option "${k}" (known: cluster)`);
-    if (!isIdent(v)) throw new Error(`ClickHouse cluster name must match [A-Za-z_][A-Za-z0-9_]*: ${JSON.stringify(v)}`);
-    cluster = v;
+    if (k === 'cluster') {
+      if (!isIdent(v)) throw new Error(`ClickHouse cluster name must match [A-Za-z_][A-Za-z0-9_]*: ${JSON.stringify(v)}`);
+      cluster = v;
+    } else if (k === 'lease_ttl') {
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || n < 2 || n > 3600) throw new Error(`ClickHouse URL option lease_ttl must be whole seconds in [2, 3600], got ${JSON.stringify(v)}`);
+      leaseTtlMs = n * 1000;
+    } else throw new Error(`unknown ClickHouse URL option "${k}" (known: cluster, lease_ttl)`);
   }
   const port = u.port || (secure ? '8443' : '8123');
   const host = u.hostname.includes(':') && !u.hostname.startsWith('[') ? `[${u.hostname}]` : u.hostname;
@@ -43,6 +51,7 @@ export function parseClickHouseUrl(spec: string): ClickHouseTarget {
     password: decodeURIComponent(u.password),
     database,
     cluster,
+    ...(leaseTtlMs === undefined ? {} : { leaseTtlMs }),
   };
 }
 
