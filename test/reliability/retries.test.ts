@@ -7,14 +7,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../src/api/testing.ts';
 import { ManualClock } from '../../src/domain/clock.ts';
 import { dayOf, startOfDay } from '../../src/domain/day.ts';
+import { describeWithClickHouse, dropDatabase, freshDatabaseUrl } from '../../src/store/clickhouse/testing.ts';
 
 const NOW = Date.now();
 const DAY = dayOf(NOW) - 1;
 
-describe('retries', () => {
+describe('retries (DuckDB)', () => retries(() => undefined));
+
+describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'retries (ClickHouse)', (base) => {
+  const url = freshDatabaseUrl(base);
+  afterAll(() => dropDatabase(url));
+  retries(() => url);
+});
+
+function retries(store: () => string | undefined): void {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer({ clock: new ManualClock(NOW) });
+    const s = store();
+    t = await startTestServer({ clock: new ManualClock(NOW), ...(s ? { config: { store: s } } : {}) });
   });
   afterAll(async () => {
     await t.stop(true);
@@ -39,4 +49,4 @@ describe('retries', () => {
     expect(answers.reduce((s, r) => s + Number(r.json.accepted), 0)).toBe(batch.length);
     expect(await t.services.store.countEvents(a.appid)).toBe(batch.length);
   });
-});
+}
