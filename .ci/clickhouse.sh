@@ -6,6 +6,8 @@
 #   .ci/clickhouse.sh stop
 #   eval "$(.ci/clickhouse.sh env)"
 #   .ci/clickhouse.sh status
+#   .ci/clickhouse.sh private-start DIR HTTP TCP   # one more single server, in DIR on those ports (tests that stop it)
+#   .ci/clickhouse.sh private-stop DIR [TERM|KILL]
 #
 # Servers:
 #   single   HTTP 18123  TCP 19000
@@ -86,7 +88,7 @@ write_config() {
   mkdir -p "$dir/conf" "$dir/data/tmp" "$dir/data/user_files" "$dir/data/format_schemas" "$dir/log"
   write_users "$dir/conf"
   local cluster=""
-  if [ "$node" != single ]; then
+  if [[ "$node" == shard* ]]; then
     local shard=${node#shard}
     cluster="
   <remote_servers>
@@ -261,12 +263,36 @@ cmd_env() {
   echo "export DATACUBE_TEST_CLICKHOUSE_SHARDS=http://127.0.0.1:${HTTP[shard1]},http://127.0.0.1:${HTTP[shard2]}"
 }
 
+# A private single server for tests that stop and restart ClickHouse (never the shared ones): same config writer.
+cmd_private_start() { # DIR HTTP TCP
+  [ $# -eq 3 ] || { echo "usage: $0 private-start DIR HTTP_PORT TCP_PORT" >&2; exit 2; }
+  WORK=$1; HTTP[private]=$2; TCP[private]=$3
+  mkdir -p "$WORK"
+  start_node private
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until http_ok "$2"; do
+    if [ $SECONDS -ge $deadline ]; then log "private server did not answer on port $2"; print_tails; exit 1; fi
+    sleep 0.2
+  done
+}
+
+cmd_private_stop() { # DIR [TERM|KILL]
+  local f="$1/private/clickhouse.pid" sig=${2:-TERM} pid
+  pid=$(pid_of "$f") || { rm -f "$f"; return 0; }
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; sleep 0.5; fi
+  rm -f "$f"
+}
+
 case "${1:-}" in
+  private-start) shift; cmd_private_start "$@" ;;
+  private-stop) shift; cmd_private_stop "$@" ;;
   install) cmd_install ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
   restart) cmd_stop; cmd_start ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 install|start|stop|restart|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|restart|status|env|private-start|private-stop" >&2; exit 2 ;;
 esac

@@ -68,6 +68,8 @@ export async function runIngestClient(opts: {
   rand: () => number;
   stop: () => boolean;
   maxBatch?: number;
+  /** Errcodes (HTTP 200) that mean "not stored, send again later", e.g. -1 while the store is unreachable. */
+  retryErrcodes?: readonly number[];
 }): Promise<ClientResult> {
   const { ledger, client, rand } = opts;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -108,6 +110,12 @@ export async function runIngestClient(opts: {
         return r;
       }
       const j = json(a);
+      if (a.status === 200 && typeof j.errcode === 'number' && opts.retryErrcodes?.includes(j.errcode)) {
+        queue.unshift(batch);
+        r.busy++;
+        await sleep(50 + rand() * 100);
+        continue;
+      }
       if (a.status !== 200 || j.errcode !== 0 || Number(j.accepted) + Number(j.duplicates) !== batch.length || (j.rejected as unknown[]).length !== 0) {
         throw new Error(`unexpected ingest answer (HTTP ${a.status}): ${a.text.slice(0, 300)}`);
       }
