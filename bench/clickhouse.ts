@@ -10,16 +10,26 @@
  * The same user-day rows go into `bench_plain`, a plain MergeTree (app, day, uid, openid, province) sorted by
  * (app, day, uid), for the baseline `SELECT province, count(DISTINCT uid) … GROUP BY province`.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock, yesterday } from '../src/domain/clock.ts';
+import { generateDemoEvents } from '../src/demo/index.ts';
+import { HttpConnection } from '../src/store/clickhouse/connection.ts';
+import { startChildServer } from './child.ts';
 import { parseDay } from '../src/domain/day.ts';
 import { listCities } from '../src/domain/region/index.ts';
 import type { Window } from '../src/domain/window.ts';
 import { ClickHouseStore } from '../src/store/clickhouse/ClickHouseStore.ts';
 import type { Connection } from '../src/store/clickhouse/connection.ts';
-import { date, ident, type Sql, sql } from '../src/store/clickhouse/sql.ts';
+import { date, type Sql, sql } from '../src/store/clickhouse/sql.ts';
+import { dropStoreDatabases } from '../src/store/clickhouse/migrate.ts';
 import { parseClickHouseUrl, withDatabase } from '../src/store/clickhouse/url.ts';
 import { VALUE_BITS } from '../src/store/packing.ts';
-import { type Figure, QUICK, RUNS, log, median, ratioAtMost, round, timed } from './lib.ts';
+import { NO_NEXT_DAY } from '../src/store/clickhouse/chain.ts';
+import { type Figure, QUICK, RUNS, log, median, ratioAtLeast, ratioAtMost, round, timed } from './lib.ts';
 import { PORTRAIT_SIZES } from './portrait.ts';
 
 const DAYS = 30;
@@ -40,7 +50,7 @@ async function scalar(c: Connection, q: Sql): Promise<number> {
  * on ~3 % of days). `t` is the store's packed time: ms since Shanghai 1970-01-01 00:00
  * (event time + TIME_OFFSET_MS, see src/store/clickhouse/schema.ts).
  */
-function userDaysSql(users: number, cityIds: number[], provinces: number[]): Sql {
+function userDaysSql(from: number, users: number, cityIds: number[], provinces: number[]): Sql {
   const nc = cityIds.length;
   return sql`
     SELECT u, i, g0, a0, p0, d0, h1, h2,
@@ -51,7 +61,7 @@ function userDaysSql(users: number, cityIds: number[], provinces: number[]): Sql
     FROM (
       SELECT u, i, g0, a0, p0, d0, home, cityHash64(u, i, 31) AS h1, cityHash64(u, i, 32) AS h2
       FROM (
-        SELECT number + 1 AS u,
+        SELECT number + ${from} AS u,
           1 + cityHash64(u, 12) % 21 AS k,
           cityHash64(u, 11) % ${DAYS} AS f,
           cityHash64(u, 13) % 10 < 3 AS is_new,
@@ -65,47 +75,72 @@ function userDaysSql(users: number, cityIds: number[], provinces: number[]): Sql
     )`;
 }
 
-/** `maxState` of one packed value, for one row (every generated (day, user) is unique: no GROUP BY needed). */
-function packedState(known: Sql, value: Sql): Sql {
-  return sql`arrayReduce('maxState', [if(${known}, bitOr(bitShiftLeft(t, ${VALUE_BITS}), toInt64(${value})), toInt64(0))])`;
+/** `(t << VALUE_BITS) | value` when known, else 0 (the packing of src/store/clickhouse/chain.ts). */
+function packed(known: Sql, t: Sql, value: Sql): Sql {
+  return sql`if(${known}, bitOr(bitShiftLeft(${t}, ${VALUE_BITS}), toInt64(${value})), toInt64(0))`;
 }
 
-async function generate(c: Connection, appid: string, users: number): Promise<number> {
-  const cities = listCities();
-  const src = userDaysSql(
-    users,
-    cities.map((x) => x.id),
-    cities.map((x) => x.province),
-  );
-  const d0 = date(FIRST_DAY);
+/** The running maximum of tuple element `n` over the user's first `k` days. */
+function running(n: number): Sql {
+  return sql`arrayReduce('max', arrayMap(x -> tupleElement(x, ${n}), arraySlice(ds, 1, k)))`;
+}
+
+/**
+ * Generates the app's rows of `user_chain` (chain rows and state rows, see src/store/clickhouse/chain.ts) for users
+ * [from, from + count): per user the sorted visit days with each day's packed values, the running maximum up to each
+ * day, the next visit day, the first day ever. `events` stays 0 (no raw events are generated, and the store's check
+ * compares the two).
+ */
+function chainInsert(c: Connection, appid: string, from: number, count: number, cities: number[], provinces: number[]): Sql {
+  const src = userDaysSql(from, count, cities, provinces);
+  const d0 = FIRST_DAY;
   const h = (x: Sql, shift: number) => (shift === 0 ? x : sql`bitShiftRight(${x}, ${shift})`);
   const h1 = sql`h1`;
   const h2 = sql`h2`;
-  // The day's value of each dimension: usually the user's own, sometimes (2–5 % of days) another.
+  const t = sql`t`;
   const gender = sql`if(${h(h1, 7)} % 50 = 0, 1 + ${h(h1, 13)} % 2, g0)`;
   const age = sql`if(${h(h1, 23)} % 50 = 0, 1 + ${h(h1, 29)} % 6, a0)`;
   const platform = sql`if(${h(h1, 39)} % 50 = 0, 1 + ${h(h1, 45)} % 3, p0)`;
   const device = sql`if(${h(h2, 23)} % 20 = 0, 1 + ${h(h2, 29)} % 200, d0)`;
   const deviceKnown = sql`${h(h2, 16)} % 100 < 90`;
-  await c.exec(
-    sql`INSERT INTO ${c.table('user_days')} (appid, day, openid, province, city, gender, platform, age, device)
-      SELECT ${appid}, ${d0} + i, concat('bench-', toString(u)),
-        ${packedState(sql`h2 % 100 < 85`, sql`province_id`)},
-        ${packedState(sql`h2 % 100 < 70`, sql`city_id`)},
-        ${packedState(sql`h1 % 100 < 80`, gender)},
-        ${packedState(sql`${h(h1, 32)} % 100 < 95`, platform)},
-        ${packedState(sql`${h(h1, 16)} % 100 < 60`, age)},
-        arrayReduce('maxState', [tuple(if(${deviceKnown}, t + 1, toInt64(0)), if(${deviceKnown}, concat('Bench phone ', toString(${device})), ''))])
-      FROM (${src})`,
-  );
-  await c.exec(
-    sql`INSERT INTO ${c.table('user_first')} (appid, openid, first_day)
-      SELECT ${appid}, concat('bench-', toString(number + 1)),
-        arrayReduce('minState', [if(cityHash64(number + 1, 13) % 10 < 3,
-          ${d0} + cityHash64(number + 1, 11) % ${DAYS},
-          ${d0} - 1 - cityHash64(number + 1, 14) % 300)])
-      FROM numbers(${users})`,
-  );
+  const firstDay = sql`if(cityHash64(u, 13) % 10 < 3, toUInt16(${d0} + cityHash64(u, 11) % ${DAYS}), toUInt16(${d0} - 1 - cityHash64(u, 14) % 300))`;
+  const perUser = sql`
+    SELECT u, ${firstDay} AS fd,
+      arraySort(groupArray((toUInt16(${d0} + i),
+        ${packed(sql`h2 % 100 < 85`, t, sql`province_id`)}, ${packed(sql`h2 % 100 < 70`, t, sql`city_id`)},
+        ${packed(sql`h1 % 100 < 80`, t, gender)}, ${packed(sql`${h(h1, 32)} % 100 < 95`, t, platform)},
+        ${packed(sql`${h(h1, 16)} % 100 < 60`, t, age)}, ${packed(deviceKnown, sql`(t + 1)`, device)}))) AS ds
+    FROM (${src}) GROUP BY u`;
+  const mask = (1 << VALUE_BITS) - 1;
+  return sql`
+    INSERT INTO ${c.table('user_chain')} (appid, kind, next_day, day, openid, first_day, last_day, gender, age, platform, province, city, device_t, device, events, sign)
+    SELECT ${appid}, kind, toDate(if(kind = 1, nd, 0)), toDate(if(kind = 1, d, 0)), concat('bench-', toString(u)), toDate(fd), toDate(d),
+      g, a, p, pr, ci, bitShiftRight(dv, ${VALUE_BITS}) AS dt, if(dt > 0, concat('Bench phone ', toString(bitAnd(dv, ${mask}))), ''), 0, 1
+    FROM (
+      SELECT u, fd, k, ds[k].1 AS d, if(k < length(ds), ds[k + 1].1, ${NO_NEXT_DAY}) AS nd,
+        ${running(2)} AS pr, ${running(3)} AS ci, ${running(4)} AS g, ${running(5)} AS p, ${running(6)} AS a, ${running(7)} AS dv,
+        arrayJoin(if(k = length(ds), [toUInt8(1), toUInt8(0)], [toUInt8(1)])) AS kind
+      FROM (${perUser}) ARRAY JOIN arrayEnumerate(ds) AS k
+    )`;
+}
+
+const GEN_CHUNK = 250_000;
+
+/** Fills `user_chain` with the app's synthetic month (in chunks of users, to bound memory); returns its chain rows. */
+async function generateChain(c: Connection, appid: string, users: number): Promise<number> {
+  const cities = listCities();
+  for (let from = 1; from <= users; from += GEN_CHUNK) {
+    await c.exec(chainInsert(c, appid, from, Math.min(GEN_CHUNK, users - from + 1), cities.map((x) => x.id), cities.map((x) => x.province)));
+  }
+  await c.exec(sql`OPTIMIZE TABLE ${c.clustered ? c.local('user_chain') : c.table('user_chain')}${c.onCluster} FINAL`);
+  return scalar(c, sql`SELECT sum(sign) AS v FROM ${c.table('user_chain')} WHERE appid = ${appid} AND kind = 1`);
+}
+
+async function generate(c: Connection, appid: string, users: number): Promise<number> {
+  const cities = listCities();
+  const src = userDaysSql(1, users, cities.map((x) => x.id), cities.map((x) => x.province));
+  const d0 = date(FIRST_DAY);
+  const chainRows = await generateChain(c, appid, users);
   // The baseline's table: the same user-day rows, the day's own province (0 = unknown) as a plain column.
   await c.exec(
     sql`CREATE TABLE ${c.table('bench_plain')} (app UInt32, day Date, uid UInt32, openid String, province UInt32)
@@ -115,10 +150,8 @@ async function generate(c: Connection, appid: string, users: number): Promise<nu
     sql`INSERT INTO ${c.table('bench_plain')}
       SELECT 1, ${d0} + i, toUInt32(u), concat('bench-', toString(u)), toUInt32(if(h2 % 100 < 85, province_id, 0)) FROM (${src})`,
   );
-  // Merge each table into one part per partition, as background merges eventually would, so that both sides
-  // are timed on settled tables.
-  for (const t of ['user_days', 'user_first', 'bench_plain']) await c.exec(sql`OPTIMIZE TABLE ${c.table(t)} FINAL`);
-  return scalar(c, sql`SELECT count() AS v FROM ${c.table('user_days')} WHERE appid = ${appid}`);
+  await c.exec(sql`OPTIMIZE TABLE ${c.table('bench_plain')} FINAL`);
+  return chainRows;
 }
 
 export async function clickhouseBench(_dir: string): Promise<Figure[]> {
@@ -137,6 +170,8 @@ export async function clickhouseBench(_dir: string): Promise<Figure[]> {
   const store = await ClickHouseStore.open(dbUrl);
   const c = store.connection;
   const figures: Figure[] = [];
+  const singleMs = new Map<number, number>();
+  const portraits = new Map<number, Window>();
   try {
     const version = String((await c.rows<{ v: string }>(sql`SELECT version() AS v`))[0]?.v ?? '?');
     log(`P5: generating ${users} users × ${DAYS} days inside ClickHouse ${version} (database ${parseClickHouseUrl(dbUrl).database})…`);
@@ -161,6 +196,7 @@ export async function clickhouseBench(_dir: string): Promise<Figure[]> {
         sql`SELECT uniqExact(uid) AS v FROM ${c.table('bench_plain')} WHERE app = 1 AND day >= ${date(w.begin)} AND day <= ${date(w.end)}`,
       );
       if (active !== expected) throw new Error(`P5: the ${len}-day portrait counts ${active} users, the window has ${expected}`);
+      portraits.set(len, w);
       const portrait: number[] = [];
       const base: number[] = [];
       const baseOpenid: number[] = [];
@@ -197,13 +233,168 @@ export async function clickhouseBench(_dir: string): Promise<Figure[]> {
         ),
       );
       log(`${id}: portrait ${median(portrait).toFixed(1)} ms, baseline ${median(base).toFixed(1)} ms (by openid ${median(baseOpenid).toFixed(1)} ms)`);
+      singleMs.set(len, median(portrait));
     }
+    const clusterUrl = process.env.DATACUBE_BENCH_CLICKHOUSE_CLUSTER;
+    if (clusterUrl) figures.push(...(await clusterFigures(clusterUrl, appid, users, singleMs, portraits, version)));
+    else figures.push({ id: 'P5.cluster', what: 'the same portraits on a two-shard cluster', value: null, baseline: null, ratio: null, goal: '≤ 0.6', met: null, skipped: 'DATACUBE_BENCH_CLICKHOUSE_CLUSTER not set' });
+    figures.push(...(await ingestFigures(url, version)));
   } finally {
     try {
-      await c.exec(sql`DROP DATABASE IF EXISTS ${ident(parseClickHouseUrl(dbUrl).database)}`);
+      await dropStoreDatabases(c);
     } finally {
       await store.close();
     }
   }
   return figures;
+}
+
+/**
+ * The same synthetic month on a two-shard cluster (users spread by the store's sharding key), timed the same way; the
+ * figure is cluster time ÷ single-server time per window (goal ≤ 0.6).
+ */
+async function clusterFigures(url: string, appid: string, users: number, singleMs: Map<number, number>, windows: Map<number, Window>, version: string): Promise<Figure[]> {
+  const target = parseClickHouseUrl(url);
+  if (target.cluster === undefined) throw new Error('DATACUBE_BENCH_CLICKHOUSE_CLUSTER needs ?cluster=NAME');
+  const u = new URL(url);
+  u.pathname = `/${target.database}_${randomBytes(4).toString('hex')}`;
+  const store = await ClickHouseStore.open(u.toString());
+  const c = store.connection;
+  const out: Figure[] = [];
+  try {
+    log(`P5.cluster: generating the same ${users} users on cluster ${target.cluster}…`);
+    const rows = await generateChain(c, appid, users);
+    for (const len of [30, 7, 1] as const) {
+      const w = windows.get(len);
+      const single = singleMs.get(len);
+      if (!w || single === undefined) continue;
+      await store.portrait(appid, w);
+      const times: number[] = [];
+      for (let i = 0; i < RUNS; i++) times.push((await timed(() => store.portrait(appid, w))).ms);
+      out.push(
+        ratioAtMost(
+          {
+            id: len === 30 ? 'P5.cluster' : `P5.cluster.${len}d`,
+            what: `${len}-day portrait on the two-shard cluster (same data, ${rows.toLocaleString('en-US')} user-days; vs the single server's time)`,
+            value: round(median(times), 1) ?? 0,
+            baseline: round(single, 1) ?? 0,
+            unit: 'ms',
+            detail: { clusterMs: times.map((x) => round(x, 1)), clickhouse: version, shards: 2, ...(QUICK ? { quick: true } : {}) },
+          },
+          0.6,
+        ),
+      );
+      log(`P5.cluster ${len}d: ${median(times).toFixed(1)} ms vs single ${single.toFixed(1)} ms`);
+    }
+  } finally {
+    try {
+      await dropStoreDatabases(c);
+    } finally {
+      await store.close();
+    }
+  }
+  return out;
+}
+
+/** The TCP port clickhouse-client reaches the bench's server on (DATACUBE_BENCH_CLICKHOUSE_TCP, else guessed). */
+function tcpPort(http: string): string {
+  const p = new URL(http).port;
+  return process.env.DATACUBE_BENCH_CLICKHOUSE_TCP ?? (p === '18123' ? '19000' : '9000');
+}
+
+/**
+ * Ingest into ClickHouse through the real server (`POST /v1/events`, 4 clients, batches of 1,000 demo events; the
+ * server in a child process with the ClickHouse store) against `clickhouse-client` inserting the very rows the
+ * store wrote (exported as JSONEachRow) into a table of the same shape: events/s ÷ rows/s, goal ≥ 0.3.
+ */
+async function ingestFigures(url: string, version: string): Promise<Figure[]> {
+  const client = ['/usr/bin/clickhouse-client'].find((p) => existsSync(p));
+  const target = parseClickHouseUrl(url);
+  const db = `${target.database}_${randomBytes(4).toString('hex')}`;
+  const storeUrl = withDatabase(url, db);
+  const dir = mkdtempSync(join(tmpdir(), 'datacube-p5-ingest-'));
+  const bodies: string[] = [];
+  let total = 0;
+  const users = QUICK ? 300 : 4_000;
+  let batch: unknown[] = [];
+  for (const b of generateDemoEvents({ users, days: 30, endDay: yesterday(systemClock), batchSize: 1_000 })) {
+    for (const e of b) {
+      batch.push(e);
+      if (batch.length === 1_000) {
+        bodies.push(JSON.stringify(batch));
+        total += batch.length;
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) {
+    bodies.push(JSON.stringify(batch));
+    total += batch.length;
+  }
+  const server = await startChildServer(['real', join(dir, 'data'), '0', storeUrl]);
+  const c = HttpConnection.open(parseClickHouseUrl(storeUrl));
+  try {
+    const endpoint = `${server.url}/v1/events?access_token=${server.token ?? ''}`;
+    let next = 0;
+    let accepted = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (;;) {
+          const i = next++;
+          const body = bodies[i];
+          if (body === undefined) return;
+          const r = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          const j = (await r.json()) as { errcode: number; accepted: number };
+          if (j.errcode !== 0) throw new Error(`P5 ingest: ${JSON.stringify(j)}`);
+          accepted += j.accepted;
+        }
+      }),
+    );
+    const ms = performance.now() - t0;
+    const rate = (accepted / ms) * 1000;
+    log(`P5.ingest: ${accepted} events in ${ms.toFixed(0)} ms through /v1/events`);
+    if (!client) {
+      return [{ id: 'P5.ingest', what: 'ingest into ClickHouse through /v1/events', value: round(rate, 0), baseline: null, ratio: null, goal: '≥ 0.3', met: null, unit: 'events/s', skipped: 'clickhouse-client not installed' }];
+    }
+    // The same rows, as the store wrote them, inserted by clickhouse-client into a copy of the table.
+    const file = join(dir, 'events.ndjson');
+    const out = createWriteStream(file);
+    await c.stream(sql`SELECT * FROM ${c.table('events')}`, (row) => {
+      out.write(`${JSON.stringify(row)}\n`);
+    });
+    await new Promise<void>((r) => out.end(r));
+    const base: number[] = [];
+    for (let i = 0; i < Math.max(1, Math.min(RUNS, 3)); i++) {
+      await c.exec(sql`DROP TABLE IF EXISTS ${c.table('events_copy')}`);
+      await c.exec(sql`CREATE TABLE ${c.table('events_copy')} AS ${c.table('events')}`);
+      const u = new URL(target.http);
+      const t1 = performance.now();
+      execFileSync('bash', ['-c', '"$0" --host "$1" --port "$2" --user "$3" --password "$4" --query "INSERT INTO $5.events_copy FORMAT JSONEachRow" < "$6"',
+        client, u.hostname, tcpPort(target.http), target.username, target.password, db, file], { stdio: ['ignore', 'ignore', 'inherit'] });
+      base.push(performance.now() - t1);
+    }
+    const baseRate = (accepted / median(base)) * 1000;
+    return [
+      ratioAtLeast(
+        {
+          id: 'P5.ingest',
+          what: `ingest into ClickHouse ${version} through /v1/events, ${accepted.toLocaleString('en-US')} events, 4 clients × 1,000-event batches (vs clickhouse-client inserting the same rows)`,
+          value: round(rate, 0) ?? 0,
+          baseline: round(baseRate, 0) ?? 0,
+          unit: 'events/s',
+          detail: { datacubeMs: round(ms, 0), clickhouseClientMs: base.map((x) => round(x, 0)), total, ...(QUICK ? { quick: true } : {}) },
+        },
+        0.3,
+      ),
+    ];
+  } finally {
+    await server.stop();
+    try {
+      await dropStoreDatabases(c);
+    } finally {
+      await c.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 }

@@ -3,8 +3,9 @@
  * load generator in the parent does not share its event loop. Talks to the parent over the IPC channel:
  * sends `{ ready: … }` once listening, and stops (closing the store) on `{ stop: true }`.
  *
- * - `real DATA_DIR DEMO_USERS`: the real server (src/api/createServer.ts, real DuckDB store in DATA_DIR, no request
- *   logging) with one app (quota high enough for the run) holding DEMO_USERS users' demo visits (0: none).
+ * - `real DATA_DIR DEMO_USERS [STORE]`: the real server (src/api/createServer.ts, real DuckDB store in DATA_DIR — or
+ *   the store URL STORE —, no request logging) with one app (quota high enough for the run) holding DEMO_USERS users'
+ *   demo visits (0: none).
  * - `bare BODY_FILE`: a bare Fastify route, POST /datacube/:path, answering the bytes of BODY_FILE.
  */
 import { readFileSync } from 'node:fs';
@@ -28,11 +29,11 @@ function send(msg: { ready: ServerReady } | { error: string }): void {
 }
 
 async function main(): Promise<void> {
-  const [mode, arg1, arg2] = process.argv.slice(2);
+  const [mode, arg1, arg2, arg3] = process.argv.slice(2);
   let stop: () => Promise<void>;
   if (mode === 'real') {
     if (!arg1) throw new Error('usage: real DATA_DIR DEMO_USERS');
-    const config = loadConfig({}, { dataDir: arg1, port: 0, logLevel: 'silent' });
+    const config = loadConfig({}, { dataDir: arg1, port: 0, logLevel: 'silent', ...(arg3 ? { store: arg3 } : {}) });
     const services = await openServices(config);
     const { app, secret } = await services.auth.createApp({ name: 'bench', dailyQuota: 1_000_000_000 });
     let events = 0;
