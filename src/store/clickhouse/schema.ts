@@ -13,6 +13,9 @@ import { ident, type Sql, sql } from './sql.ts';
  * - `events`: every accepted event, append-only, the truth. MergeTree partitioned by month of `day`, sorted by
  *   (appid, day, cityHash64(openid)). Sharded by cityHash64(appid, openid): each user lives on exactly one shard,
  *   and so do the user's rows in the derived tables below, which the shard's materialized views fill.
+ * - `user_chain` (migration 15; replaces `user_days` and `user_first`, whose materialized views it drops): per user a
+ *   chain row per visit day and a state row, written by datacube (derive.ts; layout in chain.ts), read by portrait.ts.
+ * Before migration 15:
  * - `user_days`: per (app, day, user) and dimension, the latest known value packed as `(t << 20) | value` where
  *   t = ms since Shanghai 1970-01-01 00:00 (always >= 0 for a valid Date) and 0 = unknown; devices as the
  *   largest (t + 1, name) tuple, (0, '') = unknown. AggregatingMergeTree with maxState, fed by `user_days_mv`.
