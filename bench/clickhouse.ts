@@ -124,13 +124,16 @@ function chainInsert(c: Connection, appid: string, from: number, count: number, 
     )`;
 }
 
-const GEN_CHUNK = 250_000;
+/** Users per generating INSERT: the running maxima copy each user's day list per day, so chunks stay small. */
+const GEN_CHUNK = 50_000;
 
 /** Fills `user_chain` with the app's synthetic month (in chunks of users, to bound memory); returns its chain rows. */
 async function generateChain(c: Connection, appid: string, users: number): Promise<number> {
   const cities = listCities();
   for (let from = 1; from <= users; from += GEN_CHUNK) {
-    await c.exec(chainInsert(c, appid, from, Math.min(GEN_CHUNK, users - from + 1), cities.map((x) => x.id), cities.map((x) => x.province)));
+    await c.exec(chainInsert(c, appid, from, Math.min(GEN_CHUNK, users - from + 1), cities.map((x) => x.id), cities.map((x) => x.province)), {
+      max_block_size: '8192',
+    });
   }
   await c.exec(sql`OPTIMIZE TABLE ${c.clustered ? c.local('user_chain') : c.table('user_chain')}${c.onCluster} FINAL`);
   return scalar(c, sql`SELECT sum(sign) AS v FROM ${c.table('user_chain')} WHERE appid = ${appid} AND kind = 1`);
