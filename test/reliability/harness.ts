@@ -134,13 +134,13 @@ function readServerJson(dataDir: string): { url: string; pid: number; adminKey: 
 }
 
 /**
- * Runs `node bin/datacube.js serve --port 0 --data DIR` and waits until the server.json it writes names this
+ * Runs `node bin/datacube.js serve --port 0 --data DIR` (or `opts.port`, to come back where clients expect it) and waits until the server.json it writes names this
  * process and its /healthz answers. Output goes to a file in `logDir` (a pipe nobody reads would stall it).
  */
-export async function startChildServer(dataDir: string, opts: { logDir: string; env?: Record<string, string>; name?: string }): Promise<ChildServer> {
+export async function startChildServer(dataDir: string, opts: { logDir: string; env?: Record<string, string>; name?: string; port?: number }): Promise<ChildServer> {
   const logPath = join(opts.logDir, `${opts.name ?? 'server'}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}.log`);
   const fd = openSync(logPath, 'w');
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'datacube.js'), 'serve', '--port', '0', '--data', dataDir], {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'datacube.js'), 'serve', '--port', String(opts.port ?? 0), '--data', dataDir], {
     cwd: ROOT,
     env: { ...process.env, DATACUBE_LOG_LEVEL: 'warn', ...opts.env },
     stdio: ['ignore', fd, fd],
