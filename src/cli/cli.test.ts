@@ -124,6 +124,9 @@ describe('datacube CLI', () => {
       const p = run(['portrait', '--appid', appid, '--begin', formatDay(Y), '--end', formatDay(Y), '--json', '--data', data]);
       expect(p.code, p.err).toBe(0);
       expect((JSON.parse(p.out) as { visit_uv: { genders: unknown[] } }).visit_uv.genders).toEqual([{ id: 1, name: '男', value: 1 }]);
+      const badWindow = run(['portrait', '--appid', appid, '--begin', formatDay(Y - 4), '--end', formatDay(Y), '--data', data]);
+      expect(badWindow.code).toBe(1);
+      expect(badWindow.err).toMatch(/errcode 61501: date range error/);
       expect(run(['app', 'update', appid, '--quota', '5', '--data', data]).out).toMatch(/"dailyQuota":5/);
       expect((await fetch(`${url}/healthz`)).ok).toBe(true);
       // Admin routes refuse callers without the key.

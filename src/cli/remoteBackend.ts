@@ -1,6 +1,14 @@
 import type { UserPortrait } from '../domain/portrait.ts';
+import { request, type TransportOptions } from '../sdk/http.ts';
+import { WeChatApiError } from '../sdk/index.ts';
 import type { Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
 import type { ServerFile } from './serverFile.ts';
+
+/**
+ * Reads through the server go through the SDK's transport: a timeout per attempt, and retries with backoff and
+ * jitter when the server is busy (45011, honouring Retry-After), failed (-1) or briefly unreachable.
+ */
+const READS: TransportOptions = { fetch, timeoutMs: 60_000, retries: 3, backoff: { baseMs: 200, maxMs: 5_000 } };
 
 /** Goes through the admin routes of the server that owns the data directory. */
 export class RemoteBackend implements Backend {
@@ -39,14 +47,21 @@ export class RemoteBackend implements Backend {
     return this.ok('POST', `/admin/events?appid=${encodeURIComponent(appid)}`, records);
   }
   async portrait(appid: string, beginDate: string, endDate: string): Promise<PortraitAnswer> {
-    const { status, json } = await this.call<UserPortrait & { errcode?: number; errmsg?: string; error?: string }>('POST', '/admin/portrait', {
-      appid,
-      begin_date: beginDate,
-      end_date: endDate,
-    });
-    if (status === 200) return { ok: true, portrait: json };
-    if (typeof json.errcode === 'number') return { ok: false, errcode: json.errcode, errmsg: json.errmsg ?? '' };
-    throw new Error(json.error ?? `the server answered HTTP ${status}`);
+    try {
+      const { status, json } = await request(READS, {
+        api: 'getUserPortrait',
+        method: 'POST',
+        url: `${this.server.url}/admin/portrait`,
+        headers: { authorization: `Bearer ${this.server.adminKey}` },
+        body: JSON.stringify({ appid, begin_date: beginDate, end_date: endDate }),
+      });
+      if (status === 200) return { ok: true, portrait: json as unknown as UserPortrait };
+      throw new Error(typeof json.error === 'string' ? json.error : `the server answered HTTP ${status}`);
+    } catch (e) {
+      // The server's verdict (61500, 61501, …) is an answer; no answer at all is an error.
+      if (e instanceof WeChatApiError && e.status !== undefined && e.errcode !== -1) return { ok: false, errcode: e.errcode, errmsg: e.errmsg };
+      throw e;
+    }
   }
   async close(): Promise<void> {}
 }
