@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,17 @@ function tsc(project: string): { code: number; output: string } {
   return { code: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
 }
 
-/** A project outside the repository that has the package installed (node_modules/datacube → this checkout). */
+/** The README's SDK examples (the ```ts blocks of its "TypeScript SDK" section). */
+function readmeExamples(): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.split(/\n## /).find((s) => s.startsWith('TypeScript SDK')) ?? '';
+  return [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+}
+
+/**
+ * A project outside the repository that has the package installed (node_modules/datacube → this checkout), with
+ * the consumer and the README's examples (given the APPID and SECRET they leave to the reader).
+ */
 function outsideProject(): string {
   const dir = mkdtempSync(join(tmpdir(), 'datacube-sdk-consumer-'));
   mkdirSync(join(dir, 'node_modules', '@types'), { recursive: true });
@@ -25,8 +35,14 @@ function outsideProject(): string {
   symlinkSync(join(ROOT, 'node_modules', '@types', 'node'), join(dir, 'node_modules', '@types', 'node'), 'dir');
   symlinkSync(join(ROOT, 'node_modules', 'undici-types'), join(dir, 'node_modules', 'undici-types'), 'dir');
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'a-consumer', private: true, type: 'module' }));
-  copyFileSync(join(CONSUMER, 'tsconfig.json'), join(dir, 'tsconfig.json'));
   copyFileSync(join(CONSUMER, 'consumer.ts'), join(dir, 'consumer.ts'));
+  const files = ['consumer.ts'];
+  readmeExamples().forEach((code, i) => {
+    files.push(`readme-${i}.ts`);
+    writeFileSync(join(dir, `readme-${i}.ts`), `declare const APPID: string;\ndeclare const SECRET: string;\n${code}\nexport {};\n`);
+  });
+  const config = JSON.parse(readFileSync(join(CONSUMER, 'tsconfig.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as Record<string, unknown>;
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ ...config, files }));
   return dir;
 }
 
@@ -44,7 +60,8 @@ describe('the datacube/sdk package', () => {
     }
   });
 
-  it('type-checks from a project that installed it, and refuses a wrong field name there', () => {
+  it('type-checks from a project that installed it (the README examples too), and refuses a wrong field name there', () => {
+    expect(readmeExamples()).toHaveLength(2);
     const dir = outsideProject();
     dirs.push(dir);
     const good = tsc(join(dir, 'tsconfig.json'));
@@ -61,6 +78,8 @@ describe('the datacube/sdk package', () => {
         'p.visit_uv.devices[0]?.id;',
       ].join('\n'),
     );
+    for (const f of readdirSync(dir).filter((n) => n.startsWith('readme-'))) rmSync(join(dir, f));
+    writeFileSync(join(dir, 'tsconfig.json'), readFileSync(join(dir, 'tsconfig.json'), 'utf8').replace(/"files":\[[^\]]*\]/, '"files":["consumer.ts"]'));
     const bad = tsc(join(dir, 'tsconfig.json'));
     expect(bad.code).not.toBe(0);
     expect(bad.output).toMatch(/consumer\.ts\(3,\d+\): error TS2561: .*'endDat' does not exist in type 'DateRange'/);

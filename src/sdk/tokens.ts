@@ -10,7 +10,10 @@ import { WeChatApiError } from './WeChatApiError.ts';
  */
 export interface TokenStore {
   get(key: string): string | null | undefined | Promise<string | null | undefined>;
+  /** Keeps `token` under `key` for `ttlSeconds` seconds (the token's life less 5 minutes). */
   set(key: string, token: string, ttlSeconds: number): unknown;
+  /** Drops the entry (called when WeChat refuses the token it holds); optional — the next `set` replaces it anyway. */
+  delete?(key: string): unknown;
 }
 
 /** The default store: this process's memory, with TTLs on the client's clock. */
@@ -28,6 +31,9 @@ export class MemoryTokenStore implements TokenStore {
   }
   set(key: string, token: string, ttlSeconds: number): void {
     this.entries.set(key, { token, until: nowMs(this.clock) + ttlSeconds * 1000 });
+  }
+  delete(key: string): void {
+    this.entries.delete(key);
   }
 }
 
@@ -87,6 +93,7 @@ export class TokenManager {
     if (this.inflight) return this.inflight;
     const stored = await this.o.store.get(this.key);
     if (typeof stored === 'string' && stored !== '' && stored !== refused) return stored;
+    if (stored === refused) await this.o.store.delete?.(this.key);
     return this.refresh(refused, signal);
   }
 
