@@ -74,7 +74,7 @@ export interface DatacubeIngestOptions<E extends DatacubeEvent = DatacubeEvent> 
   maxBatchBytes?: number;
   /** How long an event may wait for its batch to fill, ms (default 1,000). */
   flushIntervalMs?: number;
-  /** Attempts after the first for a batch that got -1, 45011 or no answer (default 10, about two minutes of backoff). */
+  /** Attempts after the first for a batch that got -1, 45011 or no answer (default 10: one to two minutes of backoff in all). */
   retries?: number;
   backoff?: BackoffOptions;
   /** Per request, ms (default 30,000: the server answers once the batch is durable). */

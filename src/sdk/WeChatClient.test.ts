@@ -264,19 +264,20 @@ describe('WeChatClient against a WeChat stand-in', () => {
   });
 
   it('times out each attempt after timeoutMs, and retries it as a network failure', async () => {
-    const c = client({ timeoutMs: 150, retries: 0 });
+    // Generous numbers: the machine running the tests may be busy, and only the hung request may time out.
+    const c = client({ timeoutMs: 1000, retries: 0 });
     await c.getAccessToken();
-    w.fault('datacube', { hangMs: 1000 });
+    w.fault('datacube', { hangMs: 3000 });
     const e = await failure(c.analysis.getUserPortrait(WEEK));
     expect(e).toMatchObject({ errcode: -1, kind: 'system', rid: undefined });
     expect(e.errmsg).toMatch(/timeout/);
 
-    w.fault('datacube', { hangMs: 1000 });
-    const ok = await client({ timeoutMs: 150, retries: 1 }).analysis.getUserPortrait(WEEK);
+    w.fault('datacube', { hangMs: 3000 });
+    const ok = await client({ timeoutMs: 1000, retries: 1 }).analysis.getUserPortrait(WEEK);
     expect(ok.errCode).toBe(0);
 
     const abort = new AbortController();
-    w.fault('datacube', { hangMs: 1000 });
+    w.fault('datacube', { hangMs: 3000 });
     const p = c.analysis.getUserPortrait(WEEK, { signal: abort.signal, timeoutMs: 5000 });
     abort.abort(new Error('the caller gave up'));
     await expect(p).rejects.toThrow('the caller gave up');
