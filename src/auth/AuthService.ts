@@ -56,7 +56,7 @@ export class AuthService {
 
   // ---- apps
 
-  async createApp(input: { name?: string; env?: string; dailyQuota?: number } = {}): Promise<{ app: AppRecord; secret: string }> {
+  async createApp(input: { name?: string; env?: string; dailyQuota?: number; collect?: boolean } = {}): Promise<{ app: AppRecord; secret: string }> {
     checkAppInput(input);
     const appid = newAppid();
     const secret = newSecret();
@@ -68,13 +68,14 @@ export class AuthService {
       env: input.env ?? appid,
       dailyQuota: input.dailyQuota ?? this.opts.defaultDailyQuota,
       createdAt: this.clock.now(),
+      collect: input.collect ?? true,
     };
     if (input.env && (await this.store.getAppByEnv(input.env))) throw new Error(`the cloud env "${input.env}" already belongs to another app`);
     await this.store.createApp(app);
     return { app, secret };
   }
 
-  async updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number }): Promise<AppRecord> {
+  async updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean }): Promise<AppRecord> {
     checkAppInput(patch);
     if (patch.env !== undefined) {
       const owner = await this.store.getAppByEnv(patch.env);

@@ -7,8 +7,10 @@ export interface PublicApp {
   env: string;
   dailyQuota: number;
   createdAt: string;
+  /** Whether /v1/collect takes events for the app. */
+  collect: boolean;
 }
 
 export function publicApp(a: AppRecord): PublicApp {
-  return { appid: a.appid, name: a.name, env: a.env, dailyQuota: a.dailyQuota, createdAt: new Date(a.createdAt).toISOString() };
+  return { appid: a.appid, name: a.name, env: a.env, dailyQuota: a.dailyQuota, createdAt: new Date(a.createdAt).toISOString(), collect: a.collect };
 }

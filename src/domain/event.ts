@@ -33,6 +33,8 @@ export interface VisitEvent {
   /** GB/T 2260 prefecture code (4 digits; 6 for county-level cities directly under a province; 7100/8100/8200 for 台湾/香港/澳门), 0 unknown. */
   city: number;
   ip: string | null;
+  /** The client's User-Agent as sent (the `ua` field, or the request header on /v1/collect), or null. */
+  ua: string | null;
   /** Event kind: "visit" (a page view, the default), "share", … */
   type: string;
   page: string | null;
@@ -62,6 +64,7 @@ export function emptyEvent(): VisitEvent {
     province: 0,
     city: 0,
     ip: null,
+    ua: null,
     type: 'visit',
     page: null,
     scene: null,
@@ -84,6 +87,7 @@ export const KNOWN_FIELDS = new Set([
   'province',
   'city',
   'ip',
+  'ua',
   'type',
   'page',
   'scene',

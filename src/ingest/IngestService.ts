@@ -1,6 +1,15 @@
 import type { Clock } from '../domain/clock.ts';
 import type { Store } from '../store/store.ts';
+import { defaultEnricher, type Enricher } from './enrich/Enricher.ts';
 import { prepareBatch } from './pipeline.ts';
+
+/** Where a batch came from, for the steps that fill in what the client did not send. */
+export interface IngestSource {
+  /** The client's address (/v1/collect): every event's `ip`. */
+  clientIp?: string;
+  /** The request's User-Agent (/v1/collect): the `ua` of events without their own. */
+  userAgent?: string;
+}
 
 export interface IngestReport {
   accepted: number;
@@ -21,14 +30,15 @@ export class IngestService {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly enricher: Enricher = defaultEnricher(),
   ) {}
 
   onStored(listener: (appid: string) => void): void {
     this.listeners.push(listener);
   }
 
-  async ingest(appid: string, records: readonly unknown[]): Promise<IngestReport> {
-    const batch = prepareBatch(records, { now: this.clock.now() });
+  async ingest(appid: string, records: readonly unknown[], source: IngestSource = {}): Promise<IngestReport> {
+    const batch = prepareBatch(records, { now: this.clock.now(), enricher: this.enricher, ...source });
     let accepted = 0;
     let duplicateIndexes: number[] = [];
     if (batch.events.length > 0) {

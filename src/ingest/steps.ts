@@ -1,8 +1,11 @@
 import { isIP } from 'node:net';
 import { dayOf } from '../domain/day.ts';
-import { ageBucket, deviceName, genderId, platformId } from '../domain/dimensions.ts';
+import { ageBucket, genderId, platformId } from '../domain/dimensions.ts';
 import { KNOWN_FIELDS, type VisitEvent } from '../domain/event.ts';
 import { resolveRegion } from '../domain/region/index.ts';
+import { marketDeviceName } from './enrich/device.ts';
+import { defaultEnricher, type Enricher } from './enrich/Enricher.ts';
+import { normalizeAddress } from './enrich/addresses.ts';
 import { reject, type Rejection } from './rejection.ts';
 
 /** The event being built from one input record, step by step. */
@@ -14,6 +17,12 @@ export interface Draft {
 export interface StepContext {
   /** Epoch ms "now", for the future-time check. */
   now: number;
+  /** The client's address on /v1/collect: it replaces any `ip` the event carries. */
+  clientIp?: string;
+  /** The request's User-Agent on /v1/collect: the `ua` of events that carry none. */
+  userAgent?: string;
+  /** Region-from-IP and device-from-User-Agent sources (default: the bundled ones, see `defaultEnricher`). */
+  enricher?: Enricher;
 }
 
 /** One named ingest step: enriches the draft, or rejects the record with a reason naming the field. */
@@ -149,7 +158,7 @@ export const deviceStep: Step = {
     if (isRejection(model)) return model;
     event.brand = brand;
     event.model = model;
-    event.device = deviceName(brand ?? undefined, model ?? undefined) ?? null;
+    event.device = marketDeviceName(brand, model, event.platform);
     return undefined;
   },
 };
@@ -172,11 +181,53 @@ export const regionStep: Step = {
 
 export const ipStep: Step = {
   name: 'ip',
-  apply({ input, event }) {
+  apply({ input, event }, { clientIp }) {
+    if (clientIp !== undefined) {
+      event.ip = clientIp;
+      return undefined;
+    }
     const t = optionalText(input, 'ip', 45);
     if (isRejection(t)) return t;
     if (t !== null && isIP(t) === 0) return reject('ip', `ip ${JSON.stringify(t)} is not an IPv4 or IPv6 address`);
-    event.ip = t;
+    event.ip = t === null ? null : normalizeAddress(t);
+    return undefined;
+  },
+};
+
+const MAX_UA = 1024;
+
+/**
+ * Device and platform from the User-Agent (`ua`, or the request's on /v1/collect), for what the client did not send:
+ * its `platform` and its `brand`/`model` always win.
+ */
+export const uaStep: Step = {
+  name: 'ua',
+  apply({ input, event }, { userAgent, enricher }) {
+    const t = optionalText(input, 'ua', MAX_UA);
+    if (isRejection(t)) return t;
+    const ua = t ?? (userAgent ? userAgent.trim().slice(0, MAX_UA) || null : null);
+    event.ua = ua;
+    const needPlatform = event.platform === null;
+    const needDevice = event.brand === null && event.model === null;
+    if (ua === null || (!needPlatform && !needDevice)) return undefined;
+    const d = (enricher ?? defaultEnricher()).deviceOf(ua);
+    if (needPlatform && d.platform !== null) {
+      event.platform = d.platform;
+      event.platformId = d.platformId;
+    }
+    if (needDevice && d.device !== null) event.device = d.device;
+    return undefined;
+  },
+};
+
+/** Region from IP, only for events that carry neither province nor city (a region the client sent always wins). */
+export const geoStep: Step = {
+  name: 'geo',
+  apply({ event }, { enricher }) {
+    if (event.ip === null || event.province !== 0 || event.city !== 0) return undefined;
+    const r = (enricher ?? defaultEnricher()).regionOf(event.ip);
+    event.province = r.province;
+    event.city = r.city;
     return undefined;
   },
 };
@@ -236,7 +287,7 @@ export const propsStep: Step = {
   },
 };
 
-/** The pipeline, in order. Region from IP and device from User-Agent will be steps here too. */
+/** The pipeline, in order: validation of each field, then enrichment (`ua`, `geo`) of what the client left out. */
 export const STEPS: readonly Step[] = [
   openidStep,
   timeStep,
@@ -247,6 +298,8 @@ export const STEPS: readonly Step[] = [
   deviceStep,
   regionStep,
   ipStep,
+  uaStep,
+  geoStep,
   visitStep,
   propsStep,
 ];

@@ -176,10 +176,19 @@ export function describeStoreContract(label: string, open: () => Promise<Store>)
 
     it('keeps apps, tokens and usage counters', async () => {
       const appid = freshAppid();
-      await store.createApp({ appid, name: 'n', secretHash: 'h', secretSealed: 's', env: `env-${appid}`, dailyQuota: 5, createdAt: 1 });
-      expect(await store.getApp(appid)).toMatchObject({ appid, name: 'n', env: `env-${appid}`, dailyQuota: 5 });
+      await store.createApp({ appid, name: 'n', secretHash: 'h', secretSealed: 's', env: `env-${appid}`, dailyQuota: 5, createdAt: 1, collect: true });
+      expect(await store.getApp(appid)).toMatchObject({ appid, name: 'n', env: `env-${appid}`, dailyQuota: 5, collect: true });
       expect((await store.getAppByEnv(`env-${appid}`))?.appid).toBe(appid);
-      expect(await store.updateApp(appid, { dailyQuota: 7, env: 'x-' + appid })).toMatchObject({ dailyQuota: 7, env: 'x-' + appid });
+      expect(await store.updateApp(appid, { dailyQuota: 7, env: 'x-' + appid })).toMatchObject({ dailyQuota: 7, env: 'x-' + appid, collect: true });
+      // The collect flag: off, kept through other changes, on again.
+      expect(await store.updateApp(appid, { collect: false })).toMatchObject({ collect: false, dailyQuota: 7 });
+      expect(await store.updateApp(appid, { name: 'm' })).toMatchObject({ collect: false, name: 'm' });
+      expect((await store.getApp(appid))?.collect).toBe(false);
+      expect((await store.listApps()).find((a) => a.appid === appid)?.collect).toBe(false);
+      expect(await store.updateApp(appid, { collect: true })).toMatchObject({ collect: true, name: 'm' });
+      const off = freshAppid();
+      await store.createApp({ appid: off, name: 'o', secretHash: 'h', secretSealed: 's', env: `env-${off}`, dailyQuota: 5, createdAt: 2, collect: false });
+      expect((await store.getApp(off))?.collect).toBe(false);
       expect((await store.listApps()).some((a) => a.appid === appid)).toBe(true);
       expect(await store.getApp('wx0000000000000000')).toBeUndefined();
 
@@ -204,7 +213,8 @@ export function describeStoreContract(label: string, open: () => Promise<Store>)
       const appid = freshAppid();
       const e = visit({ openid: 'u1', time: BASE_MS + 5, eventId: 'x', gender: 2, age: 33, ageBucket: 4, platform: 'ios', platformId: 1,
         brand: 'iPhone', model: 'iPhone 13<iPhone14,5>', device: 'Apple iPhone 13', province: 44, city: 4401, ip: '1.2.3.4',
-        page: 'pages/a/b', scene: 1001, session: 's1', stay: 12.5, type: 'visit', props: '{"k":"v\\n\'"}' });
+        page: 'pages/a/b', scene: 1001, session: 's1', stay: 12.5, type: 'visit', props: '{"k":"v\\n\'"}',
+        ua: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) MicroMessenger/8.0.42(0x18002a2f) "quoted" \\ ' });
       await store.append(appid, [e]);
       const out: VisitEvent[] = [];
       expect(await store.exportEvents(appid, async (b) => void out.push(...b))).toBe(1);

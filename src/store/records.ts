@@ -14,9 +14,11 @@ export interface AppRecord {
   /** Calls a day allowed per API. */
   dailyQuota: number;
   createdAt: number;
+  /** Whether the public `/v1/collect` route takes events for this app (on unless turned off). */
+  collect: boolean;
 }
 
-export type AppPatch = Partial<Pick<AppRecord, 'name' | 'env' | 'dailyQuota' | 'secretHash' | 'secretSealed'>>;
+export type AppPatch = Partial<Pick<AppRecord, 'name' | 'env' | 'dailyQuota' | 'secretHash' | 'secretSealed' | 'collect'>>;
 
 /** `token`: from GET /cgi-bin/token; `stable`: from POST /cgi-bin/stable_token; `admin`: local admin credential. */
 export type TokenKind = 'token' | 'stable';

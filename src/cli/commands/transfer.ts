@@ -49,7 +49,8 @@ const EVENT_KEYS: (keyof VisitEvent)[] = ['eventId', 'openid', 'time', 'day', 'g
 function asEvent(v: unknown, line: number): VisitEvent {
   if (typeof v !== 'object' || v === null) throw new Error(`line ${line}: not an event`);
   for (const k of EVENT_KEYS) if (!(k in v)) throw new Error(`line ${line}: not a datacube export event (no "${k}")`);
-  const e = v as VisitEvent;
+  // Files exported before events kept their User-Agent have no `ua`.
+  const e = { ua: null, ...(v as Omit<VisitEvent, 'ua'> & { ua?: string | null }) } as VisitEvent;
   if (typeof e.openid !== 'string' || typeof e.time !== 'number' || typeof e.day !== 'number') throw new Error(`line ${line}: bad event`);
   return e;
 }
@@ -82,7 +83,8 @@ export async function importFile(s: Services, path: string, batchSize = 10_000):
         throw new Error(`${path} is not a datacube export (its first line must be {"datacube_export":${EXPORT_VERSION},"app":…})`);
       }
       const existing = await s.store.getApp(h.app.appid);
-      if (!existing) await s.store.createApp(h.app);
+      // Files exported before apps had a collect flag: collection stays on, as for every app made then.
+      if (!existing) await s.store.createApp({ ...h.app, collect: h.app.collect !== false });
       result = {
         appid: h.app.appid,
         created: !existing,

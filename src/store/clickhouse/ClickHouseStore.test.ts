@@ -8,6 +8,7 @@ import type { Store } from '../store.ts';
 import { ClickHouseStore } from './ClickHouseStore.ts';
 import { openClickHouseStore } from './index.ts';
 import { migrate } from './migrate.ts';
+import { MIGRATIONS } from './schema.ts';
 import { NASTY_STRINGS, registerScenarios } from './scenarios.ts';
 import { sql } from './sql.ts';
 import { describeWithClickHouse, dropDatabase, freshDatabaseUrl } from './testing.ts';
@@ -57,7 +58,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
     try {
       const appid = `wxbad${Date.now().toString(16)}`;
       const ok = { eventId: null, openid: 'u', time: 1_700_000_000_000, day: 19_676, gender: 0, age: null, ageBucket: 0, platform: null,
-        platformId: 0, brand: null, model: null, device: null, province: 0, city: 0, ip: null, type: 'visit', page: null, scene: null,
+        platformId: 0, brand: null, model: null, device: null, province: 0, city: 0, ip: null, ua: null, type: 'visit', page: null, scene: null,
         session: null, stay: null, props: null };
       await expect(s.append(appid, [ok, { ...ok, province: 2 ** 21 }])).rejects.toThrow(/event 1: province/);
       await expect(s.append(appid, [{ ...ok, time: 1.5 }])).rejects.toThrow(/time/);
@@ -68,6 +69,17 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
       await s.close();
     }
   });
+
+  /** Runs migration 11 once more as if it had never been recorded: "column already exists" must not fail it. */
+  async function m11Again(store: ClickHouseStore): Promise<void> {
+    const m3 = MIGRATIONS.find((m) => m.version === 11);
+    if (!m3) throw new Error('no migration 11');
+    expect(await migrate(store.connection, [{ ...m3, version: 99 }])).toEqual([99]);
+    const cols = await store.connection.rows<{ name: string }>(
+      sql`SELECT name FROM system.columns WHERE database = ${store.connection.target.database} AND table IN ('events', 'apps') AND name IN ('ua', 'collect')`,
+    );
+    expect(cols.map((r) => r.name).sort()).toEqual(['collect', 'ua']);
+  }
 
   it('migrates once: a second open applies nothing', async () => {
     const fresh = freshDatabaseUrl(baseUrl);
@@ -81,8 +93,11 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
       expect(rows.map((r) => [r.version, Number(r.n)])).toEqual([
         [1, 1],
         [2, 1],
+        [11, 1],
         [15, 1],
       ]);
+      // Migration 11's ADD COLUMNs, run again (as by a server that started at the same time), are taken as done.
+      await m11Again(b);
       await a.close();
       await b.close();
       await expect(b.countEvents('x')).rejects.toThrow(/closed/);

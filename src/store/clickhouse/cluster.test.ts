@@ -95,7 +95,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE_CLUSTER', 'ClickHouse store (tw
     it('serves the same data from every server of the cluster', async () => {
       const appid = freshAppid();
       await store.append(appid, [visit({ openid: 'x', time: BASE_MS + 1, gender: 1 }), visit({ openid: 'y', time: BASE_MS + 2, gender: 2 })]);
-      await store.createApp({ appid, name: 'n', secretHash: 'h', secretSealed: 's', env: appid, dailyQuota: 3, createdAt: 1 });
+      await store.createApp({ appid, name: 'n', secretHash: 'h', secretSealed: 's', env: appid, dailyQuota: 3, createdAt: 1, collect: true });
       await store.addUsage(appid, 'api', BASE_DAY, 2);
       const [, second] = shardEndpoints();
       const viaSecond = new URL(url);

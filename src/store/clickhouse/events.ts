@@ -51,7 +51,7 @@ export function checkEvent(e: VisitEvent, i: number): void {
   // ClickHouse 18.16 reads subnormal doubles (below 2.2e-308) as 0: refuse rather than change the value.
   if (e.stay !== null && e.stay !== 0 && Math.abs(e.stay) < MIN_NORMAL) fail(i, 'stay', 'is too close to 0 to store exactly');
   text(i, 'type', e.type, false);
-  for (const f of ['platform', 'brand', 'model', 'device', 'ip', 'page', 'session', 'props'] as const) text(i, f, e[f], true);
+  for (const f of ['platform', 'brand', 'model', 'device', 'ip', 'ua', 'page', 'session', 'props'] as const) text(i, f, e[f], true);
 }
 
 function toRow(appid: string, seq: number, e: VisitEvent): JsonRow {
@@ -73,6 +73,7 @@ function toRow(appid: string, seq: number, e: VisitEvent): JsonRow {
     province: e.province,
     city: e.city,
     ip: e.ip,
+    ua: e.ua,
     type: e.type,
     page: e.page,
     scene: e.scene,
@@ -84,7 +85,7 @@ function toRow(appid: string, seq: number, e: VisitEvent): JsonRow {
 
 /** Columns as `exportEvents` reads them (64-bit integers arrive as JSON strings). */
 const EXPORT_COLUMNS = sql`event_id, openid, time, toUInt16(day) AS day_number, gender, age, age_bucket, platform, platform_id,
-  brand, model, device, province, city, ip, type, page, scene, session, stay, props`;
+  brand, model, device, province, city, ip, ua, type, page, scene, session, stay, props`;
 
 function nullableNumber(v: unknown): number | null {
   return v === null || v === undefined ? null : Number(v);
@@ -110,6 +111,7 @@ function fromRow(r: JsonRow): VisitEvent {
     province: Number(r.province),
     city: Number(r.city),
     ip: nullableText(r.ip),
+    ua: nullableText(r.ua),
     type: String(r.type),
     page: nullableText(r.page),
     scene: nullableNumber(r.scene),

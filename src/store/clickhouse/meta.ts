@@ -14,7 +14,8 @@ import { date, isoDay, type Sql, sql } from './sql.ts';
 const APP_COLUMNS = sql`appid,
   argMax(name, version) AS v_name, argMax(secret_hash, version) AS v_secret_hash,
   argMax(secret_sealed, version) AS v_secret_sealed, argMax(env, version) AS v_env,
-  argMax(daily_quota, version) AS v_daily_quota, argMax(created_at, version) AS v_created_at`;
+  argMax(daily_quota, version) AS v_daily_quota, argMax(created_at, version) AS v_created_at,
+  argMax(collect, version) AS v_collect`;
 
 function appFromRow(r: JsonRow): AppRecord {
   return {
@@ -25,6 +26,7 @@ function appFromRow(r: JsonRow): AppRecord {
     env: String(r.v_env),
     dailyQuota: Number(r.v_daily_quota),
     createdAt: Number(r.v_created_at),
+    collect: Number(r.v_collect) !== 0,
   };
 }
 
@@ -37,6 +39,7 @@ function appRow(a: AppRecord, version: number): JsonRow {
     env: a.env,
     daily_quota: a.dailyQuota,
     created_at: a.createdAt,
+    collect: a.collect ? 1 : 0,
     version,
   };
 }
@@ -76,6 +79,7 @@ export async function updateApp(c: Connection, v: MonotonicMicros, appid: string
   if (patch.dailyQuota !== undefined) next.dailyQuota = patch.dailyQuota;
   if (patch.secretHash !== undefined) next.secretHash = patch.secretHash;
   if (patch.secretSealed !== undefined) next.secretSealed = patch.secretSealed;
+  if (patch.collect !== undefined) next.collect = patch.collect;
   await c.insert('apps', [appRow(next, v.take())]);
   return next;
 }

@@ -29,7 +29,14 @@ export async function migrate(c: Connection, migrations: readonly Migration[] = 
     return await leases.run('schema', async (keepAlive) => {
       const out: number[] = [];
       for (const m of pending(await applied(c))) {
-        for (const stmt of m.statements(c)) await c.exec(stmt);
+        for (const stmt of m.statements(c)) {
+          try {
+            await c.exec(stmt);
+          } catch (e) {
+            // An ADD COLUMN that another server (or a run cut short) already applied: 18.16 has no IF NOT EXISTS.
+            if (!(e instanceof Error && /column with this name already exists/.test(e.message))) throw e;
+          }
+        }
         if (m.run) await m.run(c, keepAlive);
         await c.insert('schema_migrations', [{ version: m.version, name: m.name }]);
         out.push(m.version);

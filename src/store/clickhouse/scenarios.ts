@@ -188,15 +188,15 @@ export function registerScenarios(url: () => string): void {
 
       const name = NASTY_STRINGS.join('|');
       const odd = `wx'"\\${appid}`;
-      await store.createApp({ appid: odd, name, secretHash: "h'\\", secretSealed: 's\n', env: `env\0${appid}`, dailyQuota: 1, createdAt: 2 });
-      expect(await store.getApp(odd)).toEqual({ appid: odd, name, secretHash: "h'\\", secretSealed: 's\n', env: `env\0${appid}`, dailyQuota: 1, createdAt: 2 });
+      await store.createApp({ appid: odd, name, secretHash: "h'\\", secretSealed: 's\n', env: `env\0${appid}`, dailyQuota: 1, createdAt: 2, collect: false });
+      expect(await store.getApp(odd)).toEqual({ appid: odd, name, secretHash: "h'\\", secretSealed: 's\n', env: `env\0${appid}`, dailyQuota: 1, createdAt: 2, collect: false });
       expect((await store.getAppByEnv(`env\0${appid}`))?.appid).toBe(odd);
       expect(await store.addUsage(odd, "api'\\\n", BASE_DAY, 3)).toBe(3);
     });
 
     it('keeps app versions, token cuts and counters as several servers would see them', async () => {
       const appid = freshAppid();
-      const app = { appid, name: 'n', secretHash: 'h', secretSealed: 's', env: `env-${appid}`, dailyQuota: 5, createdAt: 10 };
+      const app = { appid, name: 'n', secretHash: 'h', secretSealed: 's', env: `env-${appid}`, dailyQuota: 5, createdAt: 10, collect: true };
       await store.createApp(app);
       await expect(store.createApp(app)).rejects.toThrow(/exists/);
       expect(await store.updateApp(appid, { env: `new-${appid}`, name: 'm' })).toEqual({ ...app, env: `new-${appid}`, name: 'm' });

@@ -51,6 +51,16 @@ export function createTable(c: Connection, name: string, body: Sql, shardKey: Sq
   ];
 }
 
+/**
+ * `ALTER TABLE … ADD COLUMN` for a logical table (the local table, and in cluster mode the Distributed table in front).
+ * ClickHouse 18.16 has no `ADD COLUMN IF NOT EXISTS`: `migrate` takes "column already exists" as done.
+ */
+export function addColumn(c: Connection, name: string, column: Sql): Sql[] {
+  const local = sql`ALTER TABLE ${c.local(name)}${c.onCluster} ADD COLUMN ${column}`;
+  if (!c.cluster) return [local];
+  return [local, sql`ALTER TABLE ${c.table(name)}${c.onCluster} ADD COLUMN ${column}`];
+}
+
 /** A materialized view from a local table into a local table (on every server in cluster mode). */
 function createView(c: Connection, name: string, target: string, select: Sql): Sql {
   return sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${c.local(name)}${c.onCluster} TO ${c.local(target)} AS ${select}`;
@@ -209,6 +219,12 @@ export const MIGRATIONS: readonly Migration[] = [
         sql`cityHash64(appid, api, day)`,
       ),
     ],
+  },
+  {
+    // Numbered after its issue (11), as migration 15 is: never colliding with migrations added in parallel.
+    version: 11,
+    name: 'User-Agent of events; collect flag of apps',
+    statements: (c) => [...addColumn(c, 'events', sql`ua Nullable(String)`), ...addColumn(c, 'apps', sql`collect UInt8 DEFAULT 1`)],
   },
   {
     // Numbered after its issue (15) so that migrations added in parallel (3, 4, …) never collide with it; the

@@ -21,7 +21,7 @@ describe('DuckDB file', () => {
     const appid = freshAppid();
     let s = await DuckDBStore.create(path);
     await s.append(appid, [visit({ openid: 'a', time: BASE_MS + 1000, gender: 1, eventId: 'k' })]);
-    await s.createApp({ appid, name: 'x', secretHash: 'h', secretSealed: 's', env: appid, dailyQuota: 1, createdAt: 1 });
+    await s.createApp({ appid, name: 'x', secretHash: 'h', secretSealed: 's', env: appid, dailyQuota: 1, createdAt: 1, collect: true });
     await s.close();
     s = await DuckDBStore.create(path);
     expect(await s.countEvents(appid)).toBe(1);

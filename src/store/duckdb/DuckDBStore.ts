@@ -34,6 +34,7 @@ function appFromRow(r: Row): AppRecord {
     env: str(r.env),
     dailyQuota: num(r.daily_quota),
     createdAt: num(r.created_at),
+    collect: r.collect !== false,
   };
 }
 
@@ -219,7 +220,7 @@ export class DuckDBStore implements Store {
 
   async createApp(app: AppRecord): Promise<void> {
     await this.write((c) =>
-      c.run('INSERT INTO apps VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+      c.run('INSERT INTO apps VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
         app.appid,
         app.name,
         app.secretHash,
@@ -227,6 +228,7 @@ export class DuckDBStore implements Store {
         app.env,
         BigInt(app.dailyQuota),
         BigInt(app.createdAt),
+        app.collect,
       ]),
     );
   }
@@ -252,6 +254,7 @@ export class DuckDBStore implements Store {
     if (patch.dailyQuota !== undefined) cols.push(['daily_quota', BigInt(patch.dailyQuota)]);
     if (patch.secretHash !== undefined) cols.push(['secret_hash', patch.secretHash]);
     if (patch.secretSealed !== undefined) cols.push(['secret_sealed', patch.secretSealed]);
+    if (patch.collect !== undefined) cols.push(['collect', patch.collect]);
     if (cols.length > 0) {
       const set = cols.map(([k], i) => `${k} = $${i + 2}`).join(', ');
       await this.write((c) => c.run(`UPDATE apps SET ${set} WHERE appid = $1`, [appid, ...cols.map(([, v]) => v)]));
@@ -360,6 +363,7 @@ function eventFromRow(r: Row): VisitEvent {
     province: num(r.province),
     city: num(r.city),
     ip: nullableStr(r.ip),
+    ua: nullableStr(r.ua),
     type: str(r.type),
     page: nullableStr(r.page),
     scene: nullableNum(r.scene),

@@ -42,7 +42,7 @@ export function appendEventColumns(a: DuckDBAppender, seq: number, appid: string
   a.appendBigInt(BigInt(receivedAt));
 }
 
-/** One full row of `events`: the event's columns, then the event id's hash (for the duplicate filter). */
+/** One full row of `events`: the event's columns, the event id's hash (for the duplicate filter), the User-Agent. */
 function appendRow(a: DuckDBAppender, seq: number, appid: string, e: VisitEvent, receivedAt: number, hashes: Uint32Array, i: number): void {
   appendEventColumns(a, seq, appid, e, receivedAt);
   if (e.eventId === null) {
@@ -52,6 +52,7 @@ function appendRow(a: DuckDBAppender, seq: number, appid: string, e: VisitEvent,
     a.appendUInteger(hashes[2 * i] ?? 0);
     a.appendUInteger(hashes[2 * i + 1] ?? 0);
   }
+  text(a, e.ua);
   a.endRow();
 }
 

@@ -131,4 +131,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE events ADD COLUMN id_lo UINTEGER;
   ALTER TABLE events ADD COLUMN id_hi UINTEGER;
   `,
+  // Migration 4 (issue 11): the User-Agent an event came with (its device and platform may have been read from it),
+  // and whether an app takes events on the public /v1/collect route (NULL, for apps made before, means on).
+  `
+  ALTER TABLE events ADD COLUMN ua VARCHAR;
+  ALTER TABLE apps ADD COLUMN collect BOOLEAN DEFAULT true;
+  `,
 ];
