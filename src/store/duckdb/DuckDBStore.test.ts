@@ -110,3 +110,71 @@ describe('DuckDB file written by an older version', () => {
     }
   });
 });
+
+describe('group commit', () => {
+  it('stores concurrent appends of several apps in shared commits, each answered as if it had been alone', async () => {
+    const path = join(dir, 'group.duckdb');
+    let s = await DuckDBStore.create(path);
+    const apps = [freshAppid(), freshAppid(), freshAppid()];
+    // Already stored: x-0 of the first app.
+    await s.append(apps[0] ?? '', [visit({ openid: 'u', time: BASE_MS + 1, eventId: 'x-0' })]);
+    const before = s.appendStats();
+    // 60 concurrent batches of 20 events. Batch k of an app repeats the ids of batch k - 3 of the same app (a retry),
+    // and every batch repeats one id inside itself.
+    const batches = Array.from({ length: 60 }, (_, k) => {
+      const appid = apps[k % 3] ?? '';
+      const round = Math.floor(k / 3);
+      const idRound = round % 5 === 4 ? round - 1 : round;
+      const events = Array.from({ length: 20 }, (_, i) =>
+        visit({ openid: `u${k}-${i}`, time: BASE_MS + k * 1000 + i, eventId: `x-${idRound * 20 + Math.min(i, 18)}` }),
+      );
+      return { appid, events };
+    });
+    const results = await Promise.all(batches.map((b) => s.append(b.appid, b.events)));
+    const after = s.appendStats();
+    expect(after.batches - before.batches).toBe(60);
+    // Shared: far fewer commits than batches.
+    expect(after.commits - before.commits).toBeLessThan(30);
+    for (let k = 0; k < 60; k++) {
+      const r = results[k];
+      const round = Math.floor(k / 3);
+      if (round % 5 === 4) {
+        // A retry of the previous round's batch: every event is a duplicate.
+        expect(r, `batch ${k}`).toEqual({ accepted: 0, duplicates: Array.from({ length: 20 }, (_, i) => i) });
+      } else if (k === 0) {
+        // x-0 was stored before, and event 19 repeats event 18's id.
+        expect(r).toEqual({ accepted: 18, duplicates: [0, 19] });
+      } else {
+        expect(r, `batch ${k}`).toEqual({ accepted: 19, duplicates: [19] });
+      }
+    }
+    const total = results.reduce((n, r) => n + r.accepted, 0);
+    expect(await s.countEvents(apps[0] ?? '') + (await s.countEvents(apps[1] ?? '')) + (await s.countEvents(apps[2] ?? ''))).toBe(total + 1);
+    // Every acknowledged event is in the file after a reopen.
+    await s.close();
+    s = await DuckDBStore.create(path);
+    let stored = 0;
+    for (const a of apps) stored += await s.countEvents(a);
+    expect(stored).toBe(total + 1);
+    await s.close();
+  });
+
+  it('fails only the batch that cannot be stored when a shared commit fails', async () => {
+    const s = await DuckDBStore.create(join(dir, 'group-fail.duckdb'));
+    try {
+      const appid = freshAppid();
+      // age 300 does not fit the UTINYINT column: the appender refuses that row.
+      const bad = visit({ openid: 'bad', time: BASE_MS + 1, age: 300 });
+      const answers = await Promise.allSettled([
+        s.append(appid, [visit({ openid: 'a', time: BASE_MS + 1 })]),
+        s.append(appid, [visit({ openid: 'b', time: BASE_MS + 2 })]),
+        s.append(appid, [bad]),
+        s.append(appid, [visit({ openid: 'c', time: BASE_MS + 3 })]),
+      ]);
+      expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      expect(await s.countEvents(appid)).toBe(3);
+    } finally {
+      await s.close();
+    }
+  });
+});

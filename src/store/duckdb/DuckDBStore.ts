@@ -7,13 +7,22 @@ import type { Window } from '../../domain/window.ts';
 import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
 import { Serial } from '../serial.ts';
 import type { AppendResult, Store } from '../store.ts';
-import { appendEvents, loadEventIdFilter } from './appendEvents.ts';
+import { appendEvents, type AppendRequest, loadEventIdFilter } from './appendEvents.ts';
 import type { EventIdFilter } from './eventIdFilter.ts';
 import { derivePending } from './derive.ts';
 import { portraitCounts } from './portraitQuery.ts';
 import { MIGRATIONS } from './schema.ts';
 
 type Row = Record<string, DuckDBValue>;
+
+/** An append waiting for its group commit. */
+interface WaitingAppend extends AppendRequest {
+  resolve(r: AppendResult): void;
+  reject(e: unknown): void;
+}
+
+/** Most events one group commit takes (a bound on the transaction's size; the rest goes in the next). */
+const GROUP_EVENTS = 50_000;
 
 function num(v: DuckDBValue | undefined): number {
   if (typeof v === 'bigint') return Number(v);
@@ -69,6 +78,12 @@ export class DuckDBStore implements Store {
   private eventIds: EventIdFilter | undefined;
   /** Device id → name, as read so far; ids are never renamed. */
   private readonly deviceNames = new Map<number, string>();
+  /** Batches waiting for the next group commit, oldest first. */
+  private readonly waitingAppends: WaitingAppend[] = [];
+  /** Appended batches and the commits that stored them (batches ÷ commits = batches per shared commit). */
+  private readonly stats = { batches: 0, commits: 0 };
+  /** Whether a group commit is queued on the writer (it will take every batch waiting by then). */
+  private commitScheduled = false;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -153,15 +168,86 @@ export class DuckDBStore implements Store {
 
   // ---- events
 
-  async append(appid: string, events: readonly VisitEvent[]): Promise<AppendResult> {
-    const result = await this.write(async (conn) => {
-      this.eventIds ??= await loadEventIdFilter(conn);
-      const r = await appendEvents(conn, appid, events, this.nextSeq, this.eventIds);
-      this.nextSeq += r.accepted;
-      return r;
+  /**
+   * Stores a batch; resolves once it is durable. Batches that arrive while the writer is busy wait together and are
+   * committed together (see `commitWaiting`), so concurrent requests share one COMMIT instead of queueing one each.
+   */
+  append(appid: string, events: readonly VisitEvent[]): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.waitingAppends.push({ appid, events, resolve, reject });
+      if (!this.commitScheduled) {
+        this.commitScheduled = true;
+        this.write(() => this.commitWaiting()).catch((e: unknown) => this.failWaiting(e));
+      }
     });
-    if (result.accepted > 0) this.scheduleDerive();
-    return result;
+  }
+
+  /**
+   * The group commit: takes the waiting batches (up to GROUP_EVENTS events, at least one batch) and stores them in
+   * one transaction, then answers each. If that transaction fails, each batch is tried alone, so one batch that
+   * cannot be stored fails only its own caller.
+   */
+  private async commitWaiting(): Promise<void> {
+    const group: WaitingAppend[] = [];
+    let n = 0;
+    while (this.waitingAppends.length > 0) {
+      const next = this.waitingAppends[0];
+      if (!next || (group.length > 0 && n + next.events.length > GROUP_EVENTS)) break;
+      this.waitingAppends.shift();
+      group.push(next);
+      n += next.events.length;
+    }
+    this.commitScheduled = false;
+    if (this.waitingAppends.length > 0) {
+      // More than one group's worth waited: the rest goes next, still behind anything queued meanwhile.
+      this.commitScheduled = true;
+      this.write(() => this.commitWaiting()).catch((e: unknown) => this.failWaiting(e));
+    }
+    if (group.length === 0) return;
+    this.eventIds ??= await loadEventIdFilter(this.writer);
+    let accepted = 0;
+    try {
+      const results = await appendEvents(this.writer, group, this.nextSeq, this.eventIds);
+      this.stats.commits++;
+      this.stats.batches += group.length;
+      group.forEach((g, i) => {
+        const r = results[i] ?? { accepted: 0, duplicates: [] };
+        this.nextSeq += r.accepted;
+        accepted += r.accepted;
+        g.resolve(r);
+      });
+    } catch (e) {
+      if (group.length === 1) {
+        group[0]?.reject(e);
+      } else {
+        for (const g of group) {
+          try {
+            const [r = { accepted: 0, duplicates: [] }] = await appendEvents(this.writer, [g], this.nextSeq, this.eventIds);
+            this.stats.commits++;
+            this.stats.batches++;
+            this.nextSeq += r.accepted;
+            accepted += r.accepted;
+            g.resolve(r);
+          } catch (alone) {
+            g.reject(alone);
+          }
+        }
+      }
+    }
+    if (accepted > 0) this.scheduleDerive();
+  }
+
+  /** How many batches `append` stored, in how many commits, since the store was opened. */
+  appendStats(): { batches: number; commits: number } {
+    return { ...this.stats };
+  }
+
+  /** The writer refused the work (the store closed): every waiting batch fails. */
+  private failWaiting(e: unknown): void {
+    const waiting = this.waitingAppends.splice(0);
+    this.commitScheduled = false;
+    for (const w of waiting) w.reject(e);
   }
 
   /** Folds new events into the derived tables soon, so a later portrait has little left to do. */

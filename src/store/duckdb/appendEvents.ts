@@ -56,62 +56,80 @@ function appendRow(a: DuckDBAppender, seq: number, appid: string, e: VisitEvent,
   a.endRow();
 }
 
+/** One `Store.append` call waiting for its group's commit. */
+export interface AppendRequest {
+  appid: string;
+  events: readonly VisitEvent[];
+}
+
 /**
- * Stores a batch for one app in one transaction, skipping events whose `event_id` is already stored for the app
- * or repeated earlier in the batch. Resolves after COMMIT, i.e. once DuckDB's write-ahead log holds the batch.
+ * Stores the batches of several append calls (any apps) in one transaction — a group commit: one COMMIT, so one
+ * write-ahead-log flush, for all of them. Skips events whose `event_id` is already stored for their app, or repeated
+ * earlier in the group (in the same batch or an earlier batch of the same app). Resolves after COMMIT, i.e. once
+ * DuckDB's write-ahead log holds every batch of the group; the results are in the order of `requests`.
  *
- * Stored ids are looked up in `events` (a scan of the table) only for the ids `filter` cannot rule out; the ids
- * of the batch are added to `filter` once committed.
+ * Stored ids are looked up in `events` (a scan of the table, once per app of the group) only for the ids `filter`
+ * cannot rule out; the ids of the group are added to `filter` once committed.
  */
 export async function appendEvents(
   conn: DuckDBConnection,
-  appid: string,
-  events: readonly VisitEvent[],
+  requests: readonly AppendRequest[],
   firstSeq: number,
   filter: EventIdFilter,
-): Promise<AppendResult> {
-  const duplicates: number[] = [];
-  const seen = new Set<string>();
-  const hashes = new Uint32Array(2 * events.length);
-  const maybeStored: string[] = [];
-  events.forEach((e, i) => {
-    if (e.eventId === null) return;
-    if (seen.has(e.eventId)) {
-      duplicates.push(i);
-      return;
-    }
-    seen.add(e.eventId);
-    eventIdHash(appid, e.eventId, hashes, 2 * i);
-    if (filter.mightContain(hashes[2 * i] ?? 0, hashes[2 * i + 1] ?? 0)) maybeStored.push(e.eventId);
-  });
-  const stored = new Set<string>();
-  if (maybeStored.length > 0) {
-    const r = await conn.runAndReadAll(
-      'SELECT event_id FROM events WHERE appid = $1 AND event_id IN (SELECT unnest($2::VARCHAR[]))',
-      [appid, listValue(maybeStored)],
-    );
-    for (const row of r.getRows()) stored.add(String(row[0]));
-  }
-  const dupSet = new Set(duplicates);
-  if (stored.size > 0) {
+): Promise<AppendResult[]> {
+  const seenByApp = new Map<string, Set<string>>();
+  const maybeByApp = new Map<string, string[]>();
+  const prepared = requests.map(({ appid, events }) => {
+    let seen = seenByApp.get(appid);
+    if (!seen) seenByApp.set(appid, (seen = new Set()));
+    const duplicates = new Set<number>();
+    const hashes = new Uint32Array(2 * events.length);
     events.forEach((e, i) => {
-      if (e.eventId !== null && stored.has(e.eventId) && !dupSet.has(i)) {
-        duplicates.push(i);
-        dupSet.add(i);
+      if (e.eventId === null) return;
+      if (seen.has(e.eventId)) {
+        duplicates.add(i);
+        return;
+      }
+      seen.add(e.eventId);
+      eventIdHash(appid, e.eventId, hashes, 2 * i);
+      if (filter.mightContain(hashes[2 * i] ?? 0, hashes[2 * i + 1] ?? 0)) {
+        let maybe = maybeByApp.get(appid);
+        if (!maybe) maybeByApp.set(appid, (maybe = []));
+        maybe.push(e.eventId);
       }
     });
-    duplicates.sort((a, b) => a - b);
+    return { appid, events, duplicates, hashes };
+  });
+
+  const storedByApp = new Map<string, Set<string>>();
+  for (const [appid, maybe] of maybeByApp) {
+    const r = await conn.runAndReadAll('SELECT event_id FROM events WHERE appid = $1 AND event_id IN (SELECT unnest($2::VARCHAR[]))', [
+      appid,
+      listValue(maybe),
+    ]);
+    if (r.currentRowCount > 0) storedByApp.set(appid, new Set(r.getRows().map((row) => String(row[0]))));
+  }
+  for (const p of prepared) {
+    const stored = storedByApp.get(p.appid);
+    if (!stored) continue;
+    p.events.forEach((e, i) => {
+      if (e.eventId !== null && stored.has(e.eventId)) p.duplicates.add(i);
+    });
   }
 
   let seq = firstSeq;
+  const accepted: number[] = [];
   const receivedAt = Date.now();
   await conn.run('BEGIN TRANSACTION');
   try {
     const a = await conn.createAppender('events');
-    events.forEach((e, i) => {
-      if (dupSet.has(i)) return;
-      appendRow(a, seq++, appid, e, receivedAt, hashes, i);
-    });
+    for (const p of prepared) {
+      const before = seq;
+      p.events.forEach((e, i) => {
+        if (!p.duplicates.has(i)) appendRow(a, seq++, p.appid, e, receivedAt, p.hashes, i);
+      });
+      accepted.push(seq - before);
+    }
     a.flushSync();
     a.closeSync();
     await conn.run('COMMIT');
@@ -119,10 +137,12 @@ export async function appendEvents(
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   }
-  events.forEach((e, i) => {
-    if (e.eventId !== null && !dupSet.has(i)) filter.add(hashes[2 * i] ?? 0, hashes[2 * i + 1] ?? 0);
-  });
-  return { accepted: seq - firstSeq, duplicates };
+  for (const p of prepared) {
+    p.events.forEach((e, i) => {
+      if (e.eventId !== null && !p.duplicates.has(i)) filter.add(p.hashes[2 * i] ?? 0, p.hashes[2 * i + 1] ?? 0);
+    });
+  }
+  return prepared.map((p, k) => ({ accepted: accepted[k] ?? 0, duplicates: [...p.duplicates].sort((x, y) => x - y) }));
 }
 
 /**
