@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -18,6 +19,10 @@ import { z } from 'zod';
  * | DATACUBE_MAX_BATCH_EVENTS | 10000 | most events in one ingest request |
  * | DATACUBE_MAX_INFLIGHT_EVENTS | 200000 | events accepted for processing at once before ingest answers 45011 (retry later) |
  * | DATACUBE_CACHE_ENTRIES | 1000 | portrait answers kept in memory |
+ * | DATACUBE_COLLECT | on | `off` closes the public `POST /v1/collect` route for every app (`datacube app update APPID --collect off` closes it for one) |
+ * | DATACUBE_TRUSTED_PROXIES | (none) | comma-separated addresses or CIDRs (`10.0.0.0/8, ::1`) of reverse proxies whose `X-Forwarded-For` names the client on /v1/collect; from any other peer the header is ignored |
+ * | DATACUBE_COLLECT_IP_RATE | 20 | /v1/collect requests a second per client address (bursts of twice as many); past it 45011 with Retry-After |
+ * | DATACUBE_COLLECT_APP_RATE | 5000 | /v1/collect events a second per app (bursts of twice as many); past it 45011 with Retry-After |
  */
 const schema = z.object({
   DATACUBE_DATA: z.string().min(1).default('./data'),
@@ -35,7 +40,25 @@ const schema = z.object({
   DATACUBE_MAX_BATCH_EVENTS: z.coerce.number().int().min(1).default(10_000),
   DATACUBE_MAX_INFLIGHT_EVENTS: z.coerce.number().int().min(1).default(200_000),
   DATACUBE_CACHE_ENTRIES: z.coerce.number().int().min(0).default(1000),
+  DATACUBE_COLLECT: z.enum(['on', 'off']).default('on'),
+  DATACUBE_TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .refine((list) => list.every(isAddressOrCidr), 'must be comma-separated IP addresses or CIDRs (10.0.0.0/8, fd00::/8, 127.0.0.1)'),
+  DATACUBE_COLLECT_IP_RATE: z.coerce.number().positive().default(20),
+  DATACUBE_COLLECT_APP_RATE: z.coerce.number().positive().default(5000),
 });
+
+/** `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`. */
+export function isAddressOrCidr(s: string): boolean {
+  const [addr = '', bits, extra] = s.split('/');
+  const v = isIP(addr);
+  if (v === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (v === 4 ? 32 : 128);
+}
 
 export interface Config {
   dataDir: string;
@@ -50,6 +73,14 @@ export interface Config {
   maxBatchEvents: number;
   maxInflightEvents: number;
   cacheEntries: number;
+  /** Whether /v1/collect is open at all (each app can also turn it off). */
+  collect: boolean;
+  /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed on /v1/collect. */
+  trustedProxies: string[];
+  /** /v1/collect requests a second per client address. */
+  collectIpRate: number;
+  /** /v1/collect events a second per app. */
+  collectAppRate: number;
 }
 
 export class ConfigError extends Error {}
@@ -75,6 +106,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxBatchEvents: e.DATACUBE_MAX_BATCH_EVENTS,
     maxInflightEvents: e.DATACUBE_MAX_INFLIGHT_EVENTS,
     cacheEntries: e.DATACUBE_CACHE_ENTRIES,
+    collect: e.DATACUBE_COLLECT === 'on',
+    trustedProxies: e.DATACUBE_TRUSTED_PROXIES,
+    collectIpRate: e.DATACUBE_COLLECT_IP_RATE,
+    collectAppRate: e.DATACUBE_COLLECT_APP_RATE,
   };
   const merged = { ...base };
   for (const [k, v] of Object.entries(overrides) as [keyof Config, Config[keyof Config]][]) {

@@ -28,8 +28,14 @@ export function jsonObjectBody(body: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Events in a body: a JSON array, `{"events":[…]}`, or NDJSON (one object per line). */
-export function eventRecords(body: unknown, contentType: string | undefined): { records: unknown[]; lineErrors: { index: number; reason: string }[] } {
+/**
+ * Events in a body: a JSON array, `{"events":[…]}`, or NDJSON (one object per line). The object form may say when the
+ * client sent it by its own clock, `"sent_at"` (epoch ms), so /v1/collect can correct a client clock that is off.
+ */
+export function eventRecords(
+  body: unknown,
+  contentType: string | undefined,
+): { records: unknown[]; lineErrors: { index: number; reason: string }[]; sentAt?: number } {
   const text = bodyText(body);
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
   if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/ndjson') {
@@ -55,7 +61,8 @@ export function eventRecords(body: unknown, contentType: string | undefined): { 
   }
   if (Array.isArray(value)) return { records: value, lineErrors: [] };
   if (typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events)) {
-    return { records: (value as { events: unknown[] }).events, lineErrors: [] };
+    const { events, sent_at: sentAt } = value as { events: unknown[]; sent_at?: unknown };
+    return typeof sentAt === 'number' && Number.isSafeInteger(sentAt) && sentAt > 0 ? { records: events, lineErrors: [], sentAt } : { records: events, lineErrors: [] };
   }
   throw new WeChatError('DATA_FORMAT', 'the body must be a JSON array of events or {"events":[…]}');
 }

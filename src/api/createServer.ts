@@ -8,6 +8,7 @@ import { requestSerializer } from './logging.ts';
 import { errorBody, sendError } from './reply.ts';
 import { newRid } from './rid.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { collectRoutes } from './routes/collect.ts';
 import { datacubeRoutes } from './routes/datacube.ts';
 import { eventRoutes, InflightLimit } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -111,9 +112,13 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
         .type('application/json; charset=utf-8')
         .send(errorBody(e.errcode, e.errmsg, req.id, 'the server is shutting down; retry'));
     }
+  });
+  // After every onRequest hook, so a route's own checks (the /v1/collect Referer) refuse before any body is budgeted.
+  app.addHook('preParsing', async (req, reply, payload) => {
     const limit = req.routeOptions.bodyLimit ?? s.config.maxBodyBytes;
     const budget = limit <= SMALL_BODY_BYTES ? smallBodies : largeBodies;
     if (!reserveBody(req, reply, budget, limit)) throw new BusyError('the server is receiving as much as it can hold');
+    return payload;
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -135,7 +140,10 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
   await healthRoutes(app, s);
   await tokenRoutes(app, s);
   await datacubeRoutes(app, s);
-  await eventRoutes(app, s, new InflightLimit(s.config.maxInflightEvents), (req, reply) => sendBusy(req, reply, 'the server is busy; retry this batch'));
+  const inflight = new InflightLimit(s.config.maxInflightEvents);
+  const busyBatch = (req: FastifyRequest, reply: FastifyReply) => sendBusy(req, reply, 'the server is busy; retry this batch');
+  await eventRoutes(app, s, inflight, busyBatch);
+  await collectRoutes(app, s, inflight, busyBatch);
   await tcbRoutes(app, s);
   if (opts.adminKey) {
     const key = opts.adminKey;

@@ -20,7 +20,7 @@ export interface Backend {
   readonly kind: 'local' | 'remote';
   createApp(input: { name?: string; env?: string }): Promise<PublicApp & { secret: string }>;
   listApps(): Promise<PublicApp[]>;
-  updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number }): Promise<PublicApp>;
+  updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean }): Promise<PublicApp>;
   hasApp(appid: string): Promise<boolean>;
   ingest(appid: string, records: unknown[]): Promise<BatchAnswer>;
   portrait(appid: string, beginDate: string, endDate: string): Promise<PortraitAnswer>;

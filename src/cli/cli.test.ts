@@ -96,6 +96,26 @@ describe('datacube CLI', () => {
     expect(noFile.err).toMatch(/missing\.ndjson/);
   });
 
+  it('enriches a CSV of only openid, time, ip and ua with regions and devices', () => {
+    const data = join(dir, 'csv-enrich');
+    const appid = newApp(data);
+    const oppo =
+      'Mozilla/5.0 (Linux; Android 11; PEGM00 Build/RKQ1.200903.002; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/86.0.4240.99 XWEB/4317 Mobile Safari/537.36 MicroMessenger/8.0.28.2240(0x28001C35) WeChat/arm64 Weixin NetType/WIFI Language/zh_CN ABI/arm64 miniProgram/wx1234567890abcdef';
+    const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.42(0x18002a2f) NetType/WIFI Language/zh_CN';
+    const q = (v: string) => `"${v.replaceAll('"', '""')}"`;
+    const csv = join(dir, 'only-ip-ua.csv');
+    writeFileSync(csv, ['openid,time,ip,ua', `c1,${at(Y, 9)},202.96.134.133,${q(oppo)}`, `c2,${at(Y, 10)},220.181.38.148,${q(iphone)}`, `c3,${at(Y, 11)},192.168.1.9,${q(iphone)}`].join('\n'));
+    const r = run(['ingest', '--appid', appid, '--data', data, csv]);
+    expect(JSON.parse(r.out), r.err).toMatchObject({ accepted: 3, rejected: 0 });
+    const p = run(['portrait', '--appid', appid, '--begin', formatDay(Y), '--end', formatDay(Y), '--json', '--data', data]);
+    const j = JSON.parse(p.out) as { visit_uv: Record<string, { id?: number; name: string; value: number }[]> };
+    const byName = (dim: string) => Object.fromEntries((j.visit_uv[dim] ?? []).map((x) => [x.name, x.value]));
+    expect(byName('province')).toEqual({ 广东省: 1, 北京市: 1, 未知: 1 });
+    expect(byName('city')).toEqual({ 深圳: 1, 北京: 1, 未知: 1 });
+    expect(byName('platforms')).toEqual({ iPhone: 2, Android: 1 });
+    expect(byName('devices')).toEqual({ 'Apple iPhone': 2, 'OPPO Reno5 5G': 1 });
+  });
+
   it('demo creates or reuses the demo app, and portrait prints it', () => {
     const data = join(dir, 'demo');
     const r1 = run(['demo', '--users', '300', '--days', '30', '--data', data]);
@@ -128,6 +148,21 @@ describe('datacube CLI', () => {
       expect(badWindow.code).toBe(1);
       expect(badWindow.err).toMatch(/errcode 61501: date range error/);
       expect(run(['app', 'update', appid, '--quota', '5', '--data', data]).out).toMatch(/"dailyQuota":5/);
+      // Turning the public collect route off and on for the app, through the server.
+      const collect = () =>
+        fetch(`${url}/v1/collect?appid=${appid}`, {
+          method: 'POST',
+          headers: { referer: `https://servicewechat.com/${appid}/1/page-frame.html`, 'content-type': 'application/json' },
+          body: JSON.stringify([{ openid: 'z', time: Date.now() - 1000 }]),
+        }).then((r) => r.json() as Promise<{ errcode: number }>);
+      expect((await collect()).errcode).toBe(0);
+      expect(JSON.parse(run(['app', 'update', appid, '--collect', 'off', '--data', data]).out)).toMatchObject({ appid, collect: false });
+      expect((await collect()).errcode).toBe(48001);
+      expect(JSON.parse(run(['app', 'update', appid, '--collect', 'on', '--data', data]).out)).toMatchObject({ appid, collect: true });
+      expect((await collect()).errcode).toBe(0);
+      const bad = run(['app', 'update', appid, '--collect', 'maybe', '--data', data]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.err).toMatch(/--collect must be on or off/);
       expect((await fetch(`${url}/healthz`)).ok).toBe(true);
       // Admin routes refuse callers without the key.
       expect((await fetch(`${url}/admin/apps`)).status).toBe(401);

@@ -14,7 +14,7 @@ export class LocalBackend implements Backend {
   async listApps(): Promise<PublicApp[]> {
     return (await this.services.store.listApps()).map(publicApp);
   }
-  async updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number }): Promise<PublicApp> {
+  async updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean }): Promise<PublicApp> {
     return publicApp(await this.services.auth.updateApp(appid, patch));
   }
   async hasApp(appid: string): Promise<boolean> {

@@ -36,6 +36,15 @@ async function withBackend<T>(opts: StoreOptions, fn: (b: Backend) => Promise<T>
   }
 }
 
+function onOff(name: string) {
+  return (v: string): boolean => {
+    const t = v.trim().toLowerCase();
+    if (t === 'on' || t === 'true' || t === 'yes') return true;
+    if (t === 'off' || t === 'false' || t === 'no') return false;
+    throw new UserError(`${name} must be on or off, not "${v}"`);
+  };
+}
+
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 export function buildProgram(): Command {
@@ -74,13 +83,14 @@ export function buildProgram(): Command {
       for (const a of await b.listApps()) out(JSON.stringify(a));
     });
   });
-  storeOptions(app.command('update').description("change an app's name, cloud env or daily quota").argument('<appid>'))
+  storeOptions(app.command('update').description("change an app's name, cloud env, daily quota or whether /v1/collect takes its events").argument('<appid>'))
     .option('--name <name>')
     .option('--env <env>', 'cloud env id for wx-server-sdk')
     .option('--quota <calls>', 'calls a day per API', positiveInt('--quota'))
-    .action(async (appid: string, o: StoreOptions & { name?: string; env?: string; quota?: number }) => {
+    .option('--collect <on|off>', 'whether the public POST /v1/collect takes events for this app (the tracker); on by default', onOff('--collect'))
+    .action(async (appid: string, o: StoreOptions & { name?: string; env?: string; quota?: number; collect?: boolean }) => {
       await withBackend(o, async (b) => {
-        out(JSON.stringify(await b.updateApp(appid, { name: o.name, env: o.env, dailyQuota: o.quota })));
+        out(JSON.stringify(await b.updateApp(appid, { name: o.name, env: o.env, dailyQuota: o.quota, collect: o.collect })));
       });
     });
 

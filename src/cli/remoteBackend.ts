@@ -37,7 +37,7 @@ export class RemoteBackend implements Backend {
   listApps(): Promise<PublicApp[]> {
     return this.ok('GET', '/admin/apps');
   }
-  updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number }): Promise<PublicApp> {
+  updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean }): Promise<PublicApp> {
     return this.ok('PATCH', `/admin/apps/${encodeURIComponent(appid)}`, patch);
   }
   async hasApp(appid: string): Promise<boolean> {

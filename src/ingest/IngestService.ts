@@ -9,6 +9,8 @@ export interface IngestSource {
   clientIp?: string;
   /** The request's User-Agent (/v1/collect): the `ua` of events without their own. */
   userAgent?: string;
+  /** How far the client's clock is behind the server's (/v1/collect, from the batch's `sent_at`): added to event times. */
+  clockSkewMs?: number;
 }
 
 export interface IngestReport {

@@ -23,6 +23,8 @@ export interface StepContext {
   userAgent?: string;
   /** Region-from-IP and device-from-User-Agent sources (default: the bundled ones, see `defaultEnricher`). */
   enricher?: Enricher;
+  /** Milliseconds the client's clock is behind the server's (/v1/collect): added to every event's time. */
+  clockSkewMs?: number;
 }
 
 /** One named ingest step: enriches the draft, or rejects the record with a reason naming the field. */
@@ -69,7 +71,7 @@ export const openidStep: Step = {
 
 export const timeStep: Step = {
   name: 'time',
-  apply({ input, event }, { now }) {
+  apply({ input, event }, { now, clockSkewMs }) {
     const v = input.time;
     let ms: number;
     if (typeof v === 'number') {
@@ -88,6 +90,7 @@ export const timeStep: Step = {
     } else {
       return reject('time', 'time must be a string or a number');
     }
+    if (clockSkewMs) ms += clockSkewMs;
     if (ms < MIN_TIME_MS) return reject('time', 'time is before 2000-01-01 (epoch seconds instead of milliseconds?)');
     if (ms > now + MAX_FUTURE_MS) return reject('time', 'time is more than 10 minutes in the future');
     event.time = ms;

@@ -47,6 +47,7 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
         name: typeof b.name === 'string' ? b.name : undefined,
         env: typeof b.env === 'string' ? b.env : undefined,
         dailyQuota: typeof b.dailyQuota === 'number' ? b.dailyQuota : undefined,
+        collect: typeof b.collect === 'boolean' ? b.collect : undefined,
       });
       return publicApp(updated);
     } catch (err) {
