@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { dayOf, parseDay, startOfDay } from '../domain/day.ts';
+import { resolveRegion } from '../domain/region/index.ts';
+import { Enricher, parseUserAgent, processRecord } from '../ingest/index.ts';
+import { DEMO_NETWORKS } from './clients.ts';
+import { DEMO_PROVINCES } from './regions.ts';
 import { type DemoOptions, generateDemoEvents } from './index.ts';
 
 /** The 31 mainland provinces as GB/T 2260 names them, and the short forms clients also send. */
@@ -92,7 +96,9 @@ describe('generateDemoEvents', () => {
       expect(byUser.size).toBe(users);
       const counts = { ios: 0, android: 0, other: 0 };
       for (const list of byUser.values()) {
-        const p = list[0]?.platform;
+        const first = list[0];
+        // Users known only by their User-Agent: the platform ingest will read from it.
+        const p = first?.platform ?? (typeof first?.ua === 'string' ? parseUserAgent(first.ua).platform : undefined);
         if (p === 'ios') counts.ios++;
         else if (p === 'android') counts.android++;
         else counts.other++;
@@ -155,6 +161,42 @@ describe('generateDemoEvents', () => {
       expect([...allRecords].every((p) => PROVINCE_NAMES.has(String(p)))).toBe(true);
       expect(new Set([...allRecords].map((p) => PROVINCES[String(p)] ?? p)).size).toBe(31);
     });
+  });
+
+  it('has users known by their address and User-Agent, whom ingest gives a region and a device', () => {
+    const records = all({ users: 1_000, days: 7, endDay: END, seed: 5 });
+    const users = new Map<string, string>();
+    let enriched = 0;
+    for (const r of records) {
+      const style = r.ua === undefined ? 'app' : r.brand === undefined ? 'ua' : 'tracker';
+      users.set(String(r.openid), style);
+      const out = processRecord(r, { now: startOfDay(END + 1) });
+      expect(out.ok, JSON.stringify(r).slice(0, 200)).toBe(true);
+      if (!out.ok || r.ua === undefined) continue;
+      expect(r.province).toBeUndefined();
+      expect(out.event.province, String(r.ip)).toBeGreaterThan(0);
+      expect(out.event.city, String(r.ip)).toBeGreaterThan(0);
+      expect(out.event.platformId).toBeGreaterThan(0);
+      if (out.event.platform !== 'windows' && out.event.platform !== 'ohos') expect(out.event.device).not.toBeNull();
+      enriched++;
+    }
+    const share = (s: string) => [...users.values()].filter((x) => x === s).length / users.size;
+    expect(share('tracker')).toBeGreaterThan(0.25);
+    expect(share('tracker')).toBeLessThan(0.35);
+    expect(share('ua')).toBeGreaterThan(0.02);
+    expect(share('ua')).toBeLessThan(0.09);
+    expect(enriched).toBeGreaterThan(records.length / 5);
+  });
+
+  it('has a demo network in every demo city, where the bundled IP database places it', () => {
+    const enricher = new Enricher();
+    for (const p of DEMO_PROVINCES) for (const c of p.cities) expect(DEMO_NETWORKS.has(`${p.short}/${c.short}`), c.name).toBe(true);
+    for (const [place, net] of DEMO_NETWORKS) {
+      const [province = '', city = ''] = place.split('/');
+      const want = resolveRegion(province, city);
+      expect(want.ok, place).toBe(true);
+      if (want.ok) expect(enricher.regionOf(`${net}.77`), place).toEqual({ province: want.province, city: want.city });
+    }
   });
 
   it('refuses nonsense options', () => {

@@ -1,4 +1,5 @@
 import { type Day, startOfDay } from '../domain/day.ts';
+import { DEMO_NETWORKS, UA_ANDROID, UA_IOS, UA_OTHER, type UaDevice } from './clients.ts';
 import { ANDROID_DEVICES, type DemoDevice, IOS_DEVICES, OTHER_DEVICES, PLATFORM_SHARES } from './devices.ts';
 import { type Rng, type Weighted, draw, idChars, idOfNumber, intBetween, mix, mulberry32, normal, weighted } from './prng.ts';
 import { DEMO_PROVINCES, type DemoCity, type DemoProvince } from './regions.ts';
@@ -30,6 +31,7 @@ const CITY_TABLES = new Map<DemoProvince, Weighted<DemoCity>>(
 const IOS_TABLE = weighted(IOS_DEVICES);
 const ANDROID_TABLES = weighted(ANDROID_DEVICES.map(([models, share]) => [weighted(models), share] as const));
 const OTHER_TABLE = weighted(OTHER_DEVICES);
+const UA_TABLES = { ios: weighted(UA_IOS), android: weighted(UA_ANDROID), other: weighted(UA_OTHER) };
 
 /** Age groups (years, inclusive) and their shares: most users are 18–39. */
 const AGE_TABLE = weighted<readonly [number, number]>([
@@ -100,6 +102,16 @@ interface Profile {
   /** A new phone from `deviceDay` on. */
   deviceDay: Day;
   newDevice: DemoDevice;
+  /**
+   * How the user's client reports: `app` sends region and device itself; `tracker` (a page tracker on /v1/collect)
+   * sends its device as `wx.getSystemInfo()` gives it (Android models as codes) and no region, so region comes from
+   * its address (`ip`); `ua` (a server log) sends only `ip` and `ua`.
+   */
+  style: 'app' | 'tracker' | 'ua';
+  /** The phone of `tracker` and `ua` users (kept for the whole window), with its User-Agent. */
+  uaDevice: UaDevice;
+  /** This user's host number in their city's demo network. */
+  host: number;
 }
 
 function drawPlace(rng: Rng): Place {
@@ -177,7 +189,11 @@ function drawProfile(rng: Rng, u: number, appPrefix: string, habit: Habit, last:
   const device = drawDevice(rng, cls);
   const deviceDay = laterDay(rng, 0.06, habit.firstDay, last);
   const newDevice = drawDevice(rng, rng() < 0.85 ? cls : drawPlatformClass(rng));
-  return { openid, gender, genderOmitted, age, shortNames, region, home, moveDay, newHome, device, deviceDay, newDevice };
+  const s = rng();
+  const style = s < 0.3 ? 'tracker' : s < 0.35 ? 'ua' : 'app';
+  const uaDevice = draw(UA_TABLES[cls], rng);
+  const host = 2 + (u % 250);
+  return { openid, gender, genderOmitted, age, shortNames, region, home, moveDay, newHome, device, deviceDay, newDevice, style, uaDevice, host };
 }
 
 /** Sunday 0 … Saturday 6 (1970-01-01 was a Thursday). */
@@ -328,13 +344,24 @@ function makeRecord(
   const r: Record<string, unknown> = { event_id: eventId, openid: profile.openid, time };
   if (!profile.genderOmitted) r.gender = profile.gender;
   if (profile.age !== undefined) r.age = profile.age;
+  if (profile.style !== 'app') {
+    // Address and User-Agent instead of a reported region (and, from a log, instead of a device).
+    const net = DEMO_NETWORKS.get(`${place.province.short}/${place.city.short}`);
+    if (net) r.ip = `${net}.${profile.host}`;
+    if (profile.style === 'tracker') {
+      r.platform = profile.uaDevice.platform;
+      r.brand = profile.uaDevice.brand;
+      r.model = profile.uaDevice.model;
+    }
+    r.ua = profile.uaDevice.ua;
+  }
   const missing = rng();
-  if (missing >= 0.005) r.platform = device.platform;
-  if (missing < 0.005 || missing >= 0.015) {
+  if (profile.style === 'app' && missing >= 0.005) r.platform = device.platform;
+  if (profile.style === 'app' && (missing < 0.005 || missing >= 0.015)) {
     r.brand = device.brand;
     r.model = device.model;
   }
-  if (profile.region !== 'none') {
+  if (profile.style === 'app' && profile.region !== 'none') {
     r.province = profile.shortNames ? place.province.short : place.province.name;
     if (profile.region === 'full' && rng() >= 0.01) r.city = profile.shortNames ? place.city.short : place.city.name;
   }
