@@ -8,6 +8,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface ChildServer extends ServerReady {
   child: ChildProcess;
+  /** The store's append statistics (real mode, embedded store). */
+  stats(): Promise<{ batches: number; commits: number } | null>;
   stop(): Promise<void>;
 }
 
@@ -32,6 +34,18 @@ export async function startChildServer(args: string[]): Promise<ChildServer> {
   return {
     ...ready,
     child,
+    stats() {
+      return new Promise((resolve) => {
+        const on = (m: unknown) => {
+          if (typeof m === 'object' && m !== null && 'stats' in m) {
+            child.off('message', on);
+            resolve((m as { stats: { batches: number; commits: number } | null }).stats);
+          }
+        };
+        child.on('message', on);
+        child.send({ stats: true });
+      });
+    },
     async stop() {
       if (child.exitCode === null && child.connected) child.send({ stop: true });
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: datacube's speed as ratios against baselines measured in the same run (see bench/README.md).
  * Prints a table and writes bench/results.json. `BENCH_QUICK=1`: small sizes, one run each (a smoke test).
- * `BENCH_ONLY=P1,P3`: only those sections (P1 includes P4). `BENCH_KEEP=1`: keep the scratch directory.
+ * `BENCH_ONLY=P1,P3`: only those sections (P1 includes P4, P6 includes P6b). `BENCH_KEEP=1`: keep the scratch directory.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { clickhouseBench } from './clickhouse.ts';
+import { collectBench } from './collect.ts';
 import { ingestBench } from './ingest.ts';
 import { type Figure, QUICK, RUNS, log, machine, table } from './lib.ts';
 import { portraitBench } from './portrait.ts';
@@ -52,6 +53,7 @@ const sections: [string, (dir: string) => Promise<Figure[]>][] = [
   ['P2', warmApiBench],
   ['P3', ingestBench],
   ['P5', clickhouseBench],
+  ['P6', collectBench],
 ];
 
 let failed = false;

@@ -5,7 +5,9 @@
  *
  * - `real DATA_DIR DEMO_USERS [STORE]`: the real server (src/api/createServer.ts, real DuckDB store in DATA_DIR — or
  *   the store URL STORE —, no request logging) with one app (quota high enough for the run) holding DEMO_USERS users'
- *   demo visits (0: none).
+ *   demo visits (0: none). Loopback is a trusted proxy and the /v1/collect rates are out of the way, so a load
+ *   generator can speak for many clients. `{ stats: true }` asks for the store's append statistics
+ *   (`{ stats: { batches, commits } }`, or null).
  * - `bare BODY_FILE`: a bare Fastify route, POST /datacube/:path, answering the bytes of BODY_FILE.
  */
 import { readFileSync } from 'node:fs';
@@ -23,7 +25,7 @@ export interface ServerReady {
   events?: number;
 }
 
-function send(msg: { ready: ServerReady } | { error: string }): void {
+function send(msg: { ready: ServerReady } | { error: string } | { stats: unknown }): void {
   if (!process.send) throw new Error('bench/server.ts must be started with an IPC channel (child_process.fork)');
   process.send(msg);
 }
@@ -31,9 +33,13 @@ function send(msg: { ready: ServerReady } | { error: string }): void {
 async function main(): Promise<void> {
   const [mode, arg1, arg2, arg3] = process.argv.slice(2);
   let stop: () => Promise<void>;
+  let stats: () => unknown = () => undefined;
   if (mode === 'real') {
     if (!arg1) throw new Error('usage: real DATA_DIR DEMO_USERS');
-    const config = loadConfig({}, { dataDir: arg1, port: 0, logLevel: 'silent', ...(arg3 ? { store: arg3 } : {}) });
+    const config = loadConfig(
+      {},
+      { dataDir: arg1, port: 0, logLevel: 'silent', trustedProxies: ['127.0.0.1'], collectIpRate: 1e9, collectAppRate: 1e9, ...(arg3 ? { store: arg3 } : {}) },
+    );
     const services = await openServices(config);
     const { app, secret } = await services.auth.createApp({ name: 'bench', dailyQuota: 1_000_000_000 });
     let events = 0;
@@ -52,6 +58,10 @@ async function main(): Promise<void> {
       await server.close();
       await services.close();
     };
+    stats = () => {
+      const st = services.store as { appendStats?: () => { batches: number; commits: number } };
+      return st.appendStats ? st.appendStats() : undefined;
+    };
     send({ ready: { url, appid: app.appid, token: token.access_token, events } });
   } else if (mode === 'bare') {
     if (!arg1) throw new Error('usage: bare BODY_FILE');
@@ -65,6 +75,7 @@ async function main(): Promise<void> {
     throw new Error(`unknown mode ${String(mode)}`);
   }
   process.on('message', (m: unknown) => {
+    if (typeof m === 'object' && m !== null && 'stats' in m) process.send?.({ stats: stats() ?? null });
     if (typeof m === 'object' && m !== null && 'stop' in m) {
       void stop().then(
         () => process.exit(0),
