@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -18,6 +19,11 @@ import { z } from 'zod';
  * | DATACUBE_MAX_BATCH_EVENTS | 10000 | most events in one ingest request |
  * | DATACUBE_MAX_INFLIGHT_EVENTS | 200000 | events accepted for processing at once before ingest answers 45011 (retry later) |
  * | DATACUBE_CACHE_ENTRIES | 1000 | portrait answers kept in memory |
+ * | DATACUBE_TRUSTED_PROXIES | (none) | comma-separated addresses or CIDR ranges of reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed (client address, HTTPS) |
+ * | DATACUBE_DASHBOARD | on | `on` serves the dashboard at `GET /`; `off` serves the API alone |
+ * | DATACUBE_SESSION_TTL | 43200 | a dashboard sign-in lasts at most this long, seconds (12 h) |
+ * | DATACUBE_SESSION_IDLE | 7200 | a dashboard session unused this long ends, seconds (2 h) |
+ * | DATACUBE_SIGNIN_FAILURES | 10 | failed dashboard sign-ins allowed per client address in 15 minutes; then 429 until the oldest is 15 minutes old |
  */
 const schema = z.object({
   DATACUBE_DATA: z.string().min(1).default('./data'),
@@ -35,7 +41,27 @@ const schema = z.object({
   DATACUBE_MAX_BATCH_EVENTS: z.coerce.number().int().min(1).default(10_000),
   DATACUBE_MAX_INFLIGHT_EVENTS: z.coerce.number().int().min(1).default(200_000),
   DATACUBE_CACHE_ENTRIES: z.coerce.number().int().min(0).default(1000),
+  DATACUBE_TRUSTED_PROXIES: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((p) => p.trim()).filter((p) => p !== ''))
+    .refine((list) => list.every(isAddressOrCidr), 'must be comma-separated IP addresses or CIDR ranges (10.0.0.0/8, ::1)'),
+  DATACUBE_DASHBOARD: z.enum(['on', 'off']).default('on'),
+  DATACUBE_SESSION_TTL: z.coerce.number().int().min(60).default(43_200),
+  DATACUBE_SESSION_IDLE: z.coerce.number().int().min(60).default(7200),
+  DATACUBE_SIGNIN_FAILURES: z.coerce.number().int().min(1).default(10),
 });
+
+/** `192.168.1.10`, `10.0.0.0/8`, `::1`, `fd00::/8`. */
+function isAddressOrCidr(v: string): boolean {
+  const [addr, bits, extra] = v.split('/');
+  if (extra !== undefined || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
 
 export interface Config {
   dataDir: string;
@@ -50,6 +76,14 @@ export interface Config {
   maxBatchEvents: number;
   maxInflightEvents: number;
   cacheEntries: number;
+  /** Reverse proxies (addresses or CIDRs) whose X-Forwarded-For/-Proto headers are believed. */
+  trustedProxies: string[];
+  /** Serve the dashboard at GET /. */
+  dashboard: boolean;
+  sessionTtlSeconds: number;
+  sessionIdleSeconds: number;
+  /** Failed dashboard sign-ins allowed per client address in 15 minutes. */
+  signInFailures: number;
 }
 
 export class ConfigError extends Error {}
@@ -75,6 +109,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxBatchEvents: e.DATACUBE_MAX_BATCH_EVENTS,
     maxInflightEvents: e.DATACUBE_MAX_INFLIGHT_EVENTS,
     cacheEntries: e.DATACUBE_CACHE_ENTRIES,
+    trustedProxies: e.DATACUBE_TRUSTED_PROXIES,
+    dashboard: e.DATACUBE_DASHBOARD === 'on',
+    sessionTtlSeconds: e.DATACUBE_SESSION_TTL,
+    sessionIdleSeconds: e.DATACUBE_SESSION_IDLE,
+    signInFailures: e.DATACUBE_SIGNIN_FAILURES,
   };
   const merged = { ...base };
   for (const [k, v] of Object.entries(overrides) as [keyof Config, Config[keyof Config]][]) {
