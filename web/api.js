@@ -57,13 +57,8 @@ const JSON_HEADERS = { 'content-type': 'application/json' };
  * @returns {Promise<SessionInfo | undefined>}
  */
 export async function currentSession() {
-  try {
-    const j = await request('/dashboard/session', { method: 'GET' });
-    return { appid: String(j.appid), yesterday: String(j.yesterday) };
-  } catch (e) {
-    if (e instanceof ApiError && e.signedOut) return undefined;
-    throw e;
-  }
+  const j = await request('/dashboard/session', { method: 'GET' });
+  return j.signed_in === true ? { appid: String(j.appid), yesterday: String(j.yesterday) } : undefined;
 }
 
 /**

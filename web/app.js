@@ -265,7 +265,7 @@ function onControlsChange() {
   const end = ymdFromIso(ui.endDate.value);
   const yesterday = state.session.yesterday;
   if (end === undefined || (dayNumber(end) ?? 0) > (dayNumber(yesterday) ?? 0)) {
-    ui.status.textContent = t(state.lang, 'window.badEnd', { day: isoOf(yesterday) });
+    setStatus(t(state.lang, 'window.badEnd', { day: isoOf(yesterday) }));
     ui.endDate.setAttribute('aria-invalid', 'true');
     return;
   }
@@ -286,7 +286,7 @@ async function refresh() {
   const w = windowEnding(state.end, state.days);
   writeHash();
   ui.dashboard.setAttribute('aria-busy', 'true');
-  ui.status.textContent = t(state.lang, 'status.loading', { range: rangeText(w) });
+  setStatus(t(state.lang, 'status.loading', { range: rangeText(w) }));
   try {
     const answer = await callApi(SOURCES.portrait.path, SOURCES.portrait.request(w));
     if (seq !== state.seq) return;
@@ -300,9 +300,20 @@ async function refresh() {
     }
     state.current = undefined;
     clearNumbers();
-    ui.status.textContent = t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) });
+    setStatus(t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) }));
     ui.dashboard.setAttribute('aria-busy', 'false');
   }
+}
+
+/**
+ * Says what the page is doing in the live region; `quiet` texts (the routine "showing …") are for screen readers
+ * only, since the page shows the same thing already.
+ * @param {string} text
+ * @param {boolean} [quiet]
+ */
+function setStatus(text, quiet = false) {
+  ui.status.textContent = text;
+  ui.status.classList.toggle('visually-hidden', quiet);
 }
 
 function clearNumbers() {
@@ -347,9 +358,9 @@ async function render() {
       fillPanel(panel, rows);
       drawChart(echarts, panel, rows, mapNames);
     }
-    ui.status.textContent = t(state.lang, 'status.ready', { range: rangeText(cur.window), audience: t(state.lang, `audience.${state.audience}`) });
+    setStatus(t(state.lang, 'status.ready', { range: rangeText(cur.window), audience: t(state.lang, `audience.${state.audience}`) }), true);
   } catch (err) {
-    ui.status.textContent = t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) });
+    setStatus(t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) }));
   } finally {
     if (seq === state.seq) ui.dashboard.setAttribute('aria-busy', 'false');
   }
@@ -504,7 +515,8 @@ function drawChart(echarts, panel, rows, mapNames) {
   const mapLabels = new Map();
   if (panel.chart === 'map') for (const [id, name] of mapNames) mapLabels.set(name, itemName(state.lang, 'province', { id, name }));
   const total = state.current ? audienceTotal(state.current.answer, state.audience) : 0;
-  chart.setOption(chartOption(panel.chart, { dimension: panel.dimension, rows, total, narrow: narrowQuery.matches, mapLabels }), { notMerge: true });
+  const scale = /** @type {[string, string]} */ ([t(state.lang, 'map.more'), t(state.lang, 'map.fewer')]);
+  chart.setOption(chartOption(panel.chart, { dimension: panel.dimension, rows, total, narrow: narrowQuery.matches, mapLabels, scale }), { notMerge: true });
   chart.resize();
 }
 

@@ -58,8 +58,8 @@ function tip(label, value, total) {
 /**
  * The ECharts option of a chart.
  * @param {ChartKind} kind
- * @param {{ dimension: string, rows: Row[], total: number, narrow: boolean, mapLabels: Map<string, string> }} p
- *   mapLabels: map region name → name shown (for regions without users)
+ * @param {{ dimension: string, rows: Row[], total: number, narrow: boolean, mapLabels: Map<string, string>, scale: [string, string] }} p
+ *   mapLabels: map region name → name shown (for regions without users); scale: the map legend's ends (more, fewer)
  * @returns {EChartsOption}
  */
 export function chartOption(kind, p) {
@@ -93,6 +93,7 @@ export function chartOption(kind, p) {
         orient: p.narrow ? 'horizontal' : 'vertical',
         itemHeight: p.narrow ? 120 : 100,
         calculable: false,
+        text: p.scale,
         inRange: { color: ['#dbe7fb', '#6f9be6', '#1d4fa8'] },
         textStyle: { color: MUTED, fontFamily: FONT },
       },
@@ -151,7 +152,14 @@ export function chartOption(kind, p) {
     inverse: horizontal,
     axisTick: { show: false },
     axisLine: { lineStyle: { color: '#afb8c1' } },
-    axisLabel: { color: TEXT, fontFamily: FONT, width: horizontal ? (p.narrow ? 96 : 128) : undefined, overflow: /** @type {const} */ ('truncate'), interval: 0 },
+    axisLabel: {
+      color: TEXT,
+      fontFamily: FONT,
+      width: horizontal ? (p.narrow ? 96 : 128) : undefined,
+      overflow: /** @type {const} */ ('truncate'),
+      interval: 0,
+      rotate: !horizontal && p.narrow ? 40 : 0,
+    },
   };
   const valueAxis = {
     type: /** @type {const} */ ('value'),

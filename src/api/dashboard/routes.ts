@@ -136,13 +136,13 @@ export async function dashboardRoutes(app: FastifyInstance, s: Services): Promis
     return sendAsset(req, reply, name);
   });
 
-  /** Who is signed in (and the server's "yesterday", which the page's window picker starts from). */
+  /** Who is signed in, if anyone (and the server's "yesterday", which the page's window picker starts from). */
   app.get('/dashboard/session', async (req, reply) => {
     const found = sessionOf(req);
-    if (!found) return fail(req, reply, 401, 'ACCESS_TOKEN_MISSING', 'not signed in to the dashboard');
-    return reply
-      .header('cache-control', 'no-store')
-      .send({ appid: found.session.appid, yesterday: formatDay(yesterday(s.clock)), expires_at: new Date(sessions.endsAt(found.session)).toISOString() });
+    const day = formatDay(yesterday(s.clock));
+    reply.header('cache-control', 'no-store');
+    if (!found) return reply.send({ signed_in: false, yesterday: day });
+    return reply.send({ signed_in: true, appid: found.session.appid, yesterday: day, expires_at: new Date(sessions.endsAt(found.session)).toISOString() });
   });
 
   /** Sign-in: `{appid, secret}`, checked by the public stable_token route. */
@@ -167,9 +167,9 @@ export async function dashboardRoutes(app: FastifyInstance, s: Services): Promis
     const token = r.json.access_token;
     const expiresIn = r.json.expires_in;
     if (typeof token !== 'string' || typeof expiresIn !== 'number') {
-      const bad = BAD_CREDENTIALS.has(Number(r.json.errcode));
-      if (bad) limiter.fail(req.ip);
-      return reply.code(bad ? 401 : r.status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(r.body);
+      // The token route's own answer (40013 unknown appid, 40125 wrong secret, …), HTTP 200 as WeChat answers.
+      if (BAD_CREDENTIALS.has(Number(r.json.errcode))) limiter.fail(req.ip);
+      return reply.code(r.status).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(r.body);
     }
     const id = sessions.create({
       appid: appid.trim(),
