@@ -1,6 +1,6 @@
 // The dashboard page: sign-in, the window and audience pickers, totals, and the panels of panels.js with a chart
-// and a table each, a CSV download of what is shown, Chinese or English. ECharts (about 1 MB) and the map are
-// loaded only once someone is signed in, so the sign-in form and the page's frame paint at once.
+// and a table each, a CSV download of what is shown, Chinese or English. The page's frame and the sign-in form are
+// plain HTML and paint at once; ECharts (about 1 MB) and the map load in the background meanwhile.
 
 import { ApiError, callApi, currentSession, signIn, signOut } from './api.js';
 import { chartOption } from './charts.js';
@@ -289,6 +289,7 @@ async function refresh() {
   setStatus(t(state.lang, 'status.loading', { range: rangeText(w) }));
   try {
     const answer = await callApi(SOURCES.portrait.path, SOURCES.portrait.request(w));
+    performance.mark('datacube:data');
     if (seq !== state.seq) return;
     state.current = { window: w, answer };
     await render();
@@ -353,10 +354,15 @@ async function render() {
   try {
     const [echarts, mapNames] = await Promise.all([echartsLoading, mapLoading]);
     if (seq !== state.seq || !echarts || !mapNames) return;
+    performance.mark('datacube:charting-loaded');
     for (const panel of PANELS) {
       const rows = rowsOf(panel, mapNames);
       fillPanel(panel, rows);
       drawChart(echarts, panel, rows, mapNames);
+      performance.mark(`datacube:drawn-${panel.id}`);
+      // Let the browser paint each chart as it is drawn, rather than all at the end.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (seq !== state.seq) return;
     }
     setStatus(t(state.lang, 'status.ready', { range: rangeText(cur.window), audience: t(state.lang, `audience.${state.audience}`) }), true);
   } catch (err) {
@@ -411,7 +417,7 @@ function buildPanels() {
       </div>
       <div class="chart chart-${panel.chart}" role="img"></div>
       <p class="panel-note" hidden></p>
-      <div class="table-wrap" hidden>
+      <div class="table-wrap" tabindex="0" role="region" hidden>
         <table>
           <caption></caption>
           <thead><tr><th scope="col" class="col-name"></th><th scope="col" class="col-value"></th></tr></thead>
@@ -437,6 +443,7 @@ function labelPanel(panel) {
   const title = t(lang, panel.titleKey);
   parts.title.textContent = title;
   parts.group.setAttribute('aria-label', t(lang, 'view.label', { title }));
+  parts.tableWrap.setAttribute('aria-label', t(lang, 'table.region', { title }));
   parts.chartButton.textContent = t(lang, 'view.chart');
   parts.tableButton.textContent = t(lang, 'view.table');
   parts.nameHead.textContent = t(lang, 'table.name');
@@ -565,6 +572,8 @@ async function start() {
   });
   ui.csv.addEventListener('click', onDownload);
   narrowQuery.addEventListener('change', () => void render());
+  // ECharts and the map load while the session is checked (or the sign-in form is filled in).
+  loadCharting();
   try {
     const session = await currentSession();
     if (session) showDashboard(session);

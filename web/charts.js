@@ -68,7 +68,7 @@ export function chartOption(kind, p) {
     textStyle: { fontFamily: FONT, color: TEXT },
     aria: { enabled: false },
   };
-  const tooltip = { confine: true, textStyle: { fontFamily: FONT, color: TEXT }, extraCssText: 'max-width: 240px; white-space: normal;' };
+  const tooltip = { className: 'chart-tooltip', confine: true, textStyle: { fontFamily: FONT, color: TEXT }, extraCssText: 'max-width: 240px; white-space: normal;' };
 
   if (kind === 'map') {
     const byMapName = new Map(p.rows.filter((r) => r.mapName).map((r) => [r.mapName ?? '', r]));
