@@ -431,7 +431,11 @@ function buildPanels() {
     for (const button of [parts.chartButton, parts.tableButton]) {
       button.addEventListener('click', () => setView(panel, button.dataset.view === 'table' ? 'table' : 'chart'));
     }
-    new ResizeObserver(() => charts.get(panel.id)?.resize()).observe(parts.chart);
+    // Follow the panel's size; a hidden chart (table view) has none and is left alone until shown again.
+    new ResizeObserver((entries) => {
+      const box = entries[0]?.contentRect;
+      if (box && box.width > 0 && box.height > 0) charts.get(panel.id)?.resize();
+    }).observe(parts.chart);
     labelPanel(panel);
   }
 }

@@ -503,6 +503,8 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in Chromium (demo data)', {
       expect(layout.page).toBeLessThanOrEqual(layout.screen);
       expect(new Set(layout.panels).size, 'every panel starts at the same left edge: one column').toBe(1);
       await axe(p, 'dashboard at phone width');
+      await p.evaluate(() => window.scrollTo(0, 0));
+      await p.screenshot({ path: join(OUT, 'phone-top.png') });
       await p.screenshot({ path: join(OUT, 'phone.png'), fullPage: true });
     } finally {
       await phone.close();
