@@ -104,7 +104,7 @@ export function chartOption(kind, p) {
           roam: false,
           selectedMode: false,
           layoutCenter: ['50%', p.narrow ? '44%' : '50%'],
-          layoutSize: p.narrow ? '105%' : '118%',
+          layoutSize: p.narrow ? '98%' : '118%',
           label: { show: false },
           itemStyle: { areaColor: '#f1f3f5', borderColor: '#9aa4b1', borderWidth: 0.6 },
           emphasis: { label: { show: false }, itemStyle: { areaColor: '#f5b841' } },
