@@ -20,9 +20,13 @@ import { z } from 'zod';
  * | DATACUBE_MAX_INFLIGHT_EVENTS | 200000 | events accepted for processing at once before ingest answers 45011 (retry later) |
  * | DATACUBE_CACHE_ENTRIES | 1000 | portrait answers kept in memory |
  * | DATACUBE_COLLECT | on | `off` closes the public `POST /v1/collect` route for every app (`datacube app update APPID --collect off` closes it for one) |
- * | DATACUBE_TRUSTED_PROXIES | (none) | comma-separated addresses or CIDRs (`10.0.0.0/8, ::1`) of reverse proxies whose `X-Forwarded-For` names the client on /v1/collect; from any other peer the header is ignored |
+ * | DATACUBE_TRUSTED_PROXIES | (none) | comma-separated addresses or CIDRs (`10.0.0.0/8, ::1`) of reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed (the client address on /v1/collect, HTTPS for the dashboard cookie); from any other peer they are ignored |
  * | DATACUBE_COLLECT_IP_RATE | 20 | /v1/collect requests a second per client address (bursts of twice as many); past it 45011 with Retry-After |
  * | DATACUBE_COLLECT_APP_RATE | 5000 | /v1/collect events a second per app (bursts of twice as many); past it 45011 with Retry-After |
+ * | DATACUBE_DASHBOARD | on | `on` serves the dashboard at `GET /`; `off` serves the API alone |
+ * | DATACUBE_SESSION_TTL | 43200 | a dashboard sign-in lasts at most this long, seconds (12 h) |
+ * | DATACUBE_SESSION_IDLE | 7200 | a dashboard session unused this long ends, seconds (2 h) |
+ * | DATACUBE_SIGNIN_FAILURES | 10 | failed dashboard sign-ins allowed per client address in 15 minutes; then 429 until the oldest is 15 minutes old |
  */
 const schema = z.object({
   DATACUBE_DATA: z.string().min(1).default('./data'),
@@ -48,6 +52,10 @@ const schema = z.object({
     .refine((list) => list.every(isAddressOrCidr), 'must be comma-separated IP addresses or CIDRs (10.0.0.0/8, fd00::/8, 127.0.0.1)'),
   DATACUBE_COLLECT_IP_RATE: z.coerce.number().positive().default(20),
   DATACUBE_COLLECT_APP_RATE: z.coerce.number().positive().default(5000),
+  DATACUBE_DASHBOARD: z.enum(['on', 'off']).default('on'),
+  DATACUBE_SESSION_TTL: z.coerce.number().int().min(60).default(43_200),
+  DATACUBE_SESSION_IDLE: z.coerce.number().int().min(60).default(7200),
+  DATACUBE_SIGNIN_FAILURES: z.coerce.number().int().min(1).default(10),
 });
 
 /** `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`. */
@@ -75,12 +83,18 @@ export interface Config {
   cacheEntries: number;
   /** Whether /v1/collect is open at all (each app can also turn it off). */
   collect: boolean;
-  /** Addresses or CIDRs of proxies whose X-Forwarded-For is believed on /v1/collect. */
+  /** Addresses or CIDRs of proxies whose X-Forwarded-For (client address) and X-Forwarded-Proto (HTTPS) are believed. */
   trustedProxies: string[];
   /** /v1/collect requests a second per client address. */
   collectIpRate: number;
   /** /v1/collect events a second per app. */
   collectAppRate: number;
+  /** Serve the dashboard at GET /. */
+  dashboard: boolean;
+  sessionTtlSeconds: number;
+  sessionIdleSeconds: number;
+  /** Failed dashboard sign-ins allowed per client address in 15 minutes. */
+  signInFailures: number;
 }
 
 export class ConfigError extends Error {}
@@ -110,6 +124,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     trustedProxies: e.DATACUBE_TRUSTED_PROXIES,
     collectIpRate: e.DATACUBE_COLLECT_IP_RATE,
     collectAppRate: e.DATACUBE_COLLECT_APP_RATE,
+    dashboard: e.DATACUBE_DASHBOARD === 'on',
+    sessionTtlSeconds: e.DATACUBE_SESSION_TTL,
+    sessionIdleSeconds: e.DATACUBE_SESSION_IDLE,
+    signInFailures: e.DATACUBE_SIGNIN_FAILURES,
   };
   const merged = { ...base };
   for (const [k, v] of Object.entries(overrides) as [keyof Config, Config[keyof Config]][]) {

@@ -7,6 +7,7 @@ import { BodyBudget, reserveBody, SMALL_BODY_BYTES } from './bodyBudget.ts';
 import { requestSerializer } from './logging.ts';
 import { errorBody, sendError } from './reply.ts';
 import { newRid } from './rid.ts';
+import { dashboardRoutes } from './dashboard/index.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { collectRoutes } from './routes/collect.ts';
 import { datacubeRoutes } from './routes/datacube.ts';
@@ -66,7 +67,7 @@ function sendBusy(req: FastifyRequest, reply: FastifyReply, detail: string): Fas
 
 /**
  * The HTTP face of datacube: WeChat's token and datacube routes, event ingest, the wx-server-sdk adapter,
- * health and admin. Every answer is JSON; every failure is a WeChat errcode with a rid, never a stack trace.
+ * health, admin, and the dashboard at `/`. Every answer is JSON; every failure is a WeChat errcode with a rid, never a stack trace.
  */
 export async function createServer(s: Services, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const loggerOptions = opts.logger === false ? false : { level: s.config.logLevel, ...(typeof opts.logger === 'object' ? opts.logger : {}) };
@@ -81,6 +82,8 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     // While closing, requests on open connections get our own 503 (see the onRequest hook), as JSON with an errcode.
     return503OnClosing: false,
     requestTimeout: opts.requestTimeoutMs ?? 120_000,
+    // X-Forwarded-For / X-Forwarded-Proto are believed only from the configured reverse proxies (req.ip, req.protocol).
+    trustProxy: s.config.trustedProxies.length > 0 ? s.config.trustedProxies : false,
     // Answer requests without a Host header ourselves (as JSON) rather than with Node's bare 400.
     http: { requireHostHeader: false },
     clientErrorHandler: clientErrorHandler(s),
@@ -145,6 +148,7 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
   await eventRoutes(app, s, inflight, busyBatch);
   await collectRoutes(app, s, inflight, busyBatch);
   await tcbRoutes(app, s);
+  if (s.config.dashboard) await dashboardRoutes(app, s);
   if (opts.adminKey) {
     const key = opts.adminKey;
     await app.register(async (scope) => adminRoutes(scope, s, key));

@@ -68,6 +68,7 @@ function printBanner(print: (l: string) => void, url: string, dataDir: string, s
   const begin = end - 6;
   print('');
   print(`Demo app: appid ${demo.appid}  secret ${demo.secret}`);
+  if (s.config.dashboard) print(`Dashboard: ${url}/ (sign in with that appid and secret)`);
   print('');
   print('Get an access token (kept in $TOKEN):');
   print(

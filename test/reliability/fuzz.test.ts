@@ -436,6 +436,10 @@ function judge(s: Sent): Verdict {
     if (typeof v.ref_date === 'string') return {};
     return { problem: `tcb answer without errcode: ${JSON.stringify(value).slice(0, 200)}` };
   }
+  // The dashboard's page and files (GET / and /dashboard/assets/…) are HTML, scripts and styles, not JSON.
+  if (s.method === 'GET' && (route === '/' || route.startsWith('/dashboard/assets/')) && a.status === 200 && /^text\/(html|javascript|css)/.test(contentType)) {
+    return {};
+  }
   if (!contentType.startsWith('application/json')) return { problem: `content type ${contentType}: ${a.text.slice(0, 200)}` };
   try {
     value = JSON.parse(a.text);

@@ -1,0 +1,590 @@
+// The dashboard page: sign-in, the window and audience pickers, totals, and the panels of panels.js with a chart
+// and a table each, a CSV download of what is shown, Chinese or English. The page's frame and the sign-in form are
+// plain HTML and paint at once; ECharts (about 1 MB) and the map load in the background meanwhile.
+
+import { ApiError, callApi, currentSession, signIn, signOut } from './api.js';
+import { chartOption } from './charts.js';
+import { download, toCsv } from './csv.js';
+import { dayNumber, isoOf, windowEnding, ymdFromIso } from './days.js';
+import { itemName, t, translatePage } from './i18n.js';
+import { AUDIENCE_KEY, audienceTotal, PANELS, SOURCES } from './panels.js';
+
+/**
+ * @typedef {import('./i18n.js').Lang} Lang
+ * @typedef {import('./panels.js').Audience} Audience
+ * @typedef {import('./panels.js').Panel} Panel
+ * @typedef {import('./days.js').Window} Window
+ * @typedef {import('./api.js').SessionInfo} SessionInfo
+ * @typedef {import('./charts.js').Row} Row
+ * @typedef {import('./csv.js').CsvRow} CsvRow
+ * @typedef {typeof import('./echarts.mjs')} ECharts
+ * @typedef {import('./echarts.mjs').ECharts} Chart
+ */
+
+/**
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @param {new () => T} type
+ * @returns {T}
+ */
+function el(id, type) {
+  const e = document.getElementById(id);
+  if (!(e instanceof type)) throw new Error(`#${id} is missing`);
+  return e;
+}
+
+const ui = {
+  loading: el('loading', HTMLElement),
+  signin: el('signin', HTMLElement),
+  form: el('signin-form', HTMLFormElement),
+  appid: el('appid', HTMLInputElement),
+  secret: el('secret', HTMLInputElement),
+  signinError: el('signin-error', HTMLElement),
+  signinSubmit: el('signin-submit', HTMLButtonElement),
+  dashboard: el('dashboard', HTMLElement),
+  controls: el('controls', HTMLFormElement),
+  endDate: el('end-date', HTMLInputElement),
+  toYesterday: el('to-yesterday', HTMLButtonElement),
+  csv: el('download-csv', HTMLButtonElement),
+  status: el('status', HTMLElement),
+  range: el('range', HTMLElement),
+  totalActive: el('total-active', HTMLElement),
+  totalNew: el('total-new', HTMLElement),
+  totalActiveValue: el('total-active-value', HTMLElement),
+  totalNewValue: el('total-new-value', HTMLElement),
+  panels: el('panels', HTMLElement),
+  who: el('who', HTMLElement),
+  lang: el('lang-switch', HTMLButtonElement),
+  signout: el('signout', HTMLButtonElement),
+  main: el('main', HTMLElement),
+};
+
+const narrowQuery = window.matchMedia('(max-width: 640px)');
+
+const state = {
+  /** @type {Lang} */
+  lang: initialLang(),
+  /** @type {SessionInfo | undefined} */
+  session: undefined,
+  days: 1,
+  end: '',
+  /** @type {Audience} */
+  audience: 'active',
+  /** @type {Map<string, 'chart' | 'table'>} */
+  views: new Map(),
+  /** What the page shows: the window and the API's answer for it. @type {{ window: Window, answer: Record<string, unknown> } | undefined} */
+  current: undefined,
+  /** Numbers the answers of refresh(), so a late answer to an old question is dropped. */
+  seq: 0,
+};
+
+/** @type {Map<string, Chart>} */
+const charts = new Map();
+/** @type {Promise<ECharts> | undefined} */
+let echartsLoading;
+/** @type {Promise<Map<number, string>> | undefined} map-region name by province id (44 → 广东) */
+let mapLoading;
+
+// ---- language
+
+/** @returns {Lang} */
+function initialLang() {
+  const q = new URLSearchParams(location.search).get('lang');
+  if (q === 'en' || q === 'zh') return q;
+  try {
+    const saved = localStorage.getItem('datacube.lang');
+    if (saved === 'en' || saved === 'zh') return saved;
+  } catch {
+    // storage unavailable: the default
+  }
+  return 'zh';
+}
+
+/** @param {Lang} lang */
+function applyLang(lang) {
+  state.lang = lang;
+  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+  document.title = t(lang, 'doc.title');
+  translatePage(lang);
+  ui.lang.textContent = t(lang, 'lang.switch');
+  ui.lang.lang = lang === 'zh' ? 'en' : 'zh-CN';
+  ui.lang.setAttribute('aria-label', t(lang, 'lang.switch.label'));
+  if (state.session) ui.who.textContent = t(lang, 'who', { appid: state.session.appid });
+  for (const panel of PANELS) labelPanel(panel);
+}
+
+// ---- sign-in and sign-out
+
+/** @param {string} [message] */
+function showSignIn(message) {
+  state.session = undefined;
+  state.current = undefined;
+  state.seq++;
+  for (const c of charts.values()) c.dispose();
+  charts.clear();
+  ui.loading.hidden = true;
+  ui.dashboard.hidden = true;
+  ui.signout.hidden = true;
+  ui.who.hidden = true;
+  ui.signin.hidden = false;
+  ui.secret.value = '';
+  setSignInError(message ?? '', undefined);
+  ui.appid.focus();
+}
+
+/**
+ * @param {string} message
+ * @param {HTMLInputElement | undefined} field the field at fault
+ */
+function setSignInError(message, field) {
+  ui.signinError.textContent = message;
+  for (const f of [ui.appid, ui.secret]) {
+    if (f === field) f.setAttribute('aria-invalid', 'true');
+    else f.removeAttribute('aria-invalid');
+  }
+}
+
+/** @param {SubmitEvent} e */
+async function onSignIn(e) {
+  e.preventDefault();
+  const appid = ui.appid.value.trim();
+  const secret = ui.secret.value.trim();
+  if (!appid || !secret) {
+    setSignInError(t(state.lang, 'signin.missing'), appid ? ui.secret : ui.appid);
+    return;
+  }
+  ui.signinSubmit.disabled = true;
+  ui.signinSubmit.textContent = t(state.lang, 'signin.busy');
+  try {
+    const session = await signIn(appid, secret);
+    ui.secret.value = '';
+    setSignInError('', undefined);
+    showDashboard(session);
+  } catch (err) {
+    const lang = state.lang;
+    if (err instanceof ApiError && err.errcode === 40013) setSignInError(t(lang, 'signin.badAppid'), ui.appid);
+    else if (err instanceof ApiError && err.errcode === 40125) setSignInError(t(lang, 'signin.badSecret'), ui.secret);
+    else if (err instanceof ApiError && err.status === 429) setSignInError(t(lang, 'signin.limited', { s: err.retryAfter ?? 60 }), undefined);
+    else setSignInError(t(lang, 'signin.failed', { msg: err instanceof Error ? err.message : String(err) }), undefined);
+    (ui.appid.getAttribute('aria-invalid') ? ui.appid : ui.secret).focus();
+  } finally {
+    ui.signinSubmit.disabled = false;
+    ui.signinSubmit.textContent = t(state.lang, 'signin.submit');
+  }
+}
+
+async function onSignOut() {
+  try {
+    await signOut();
+  } catch {
+    // the session ends on this side whatever the server said
+  }
+  showSignIn(t(state.lang, 'signin.signedOut'));
+}
+
+// ---- the dashboard
+
+/** @param {SessionInfo} session */
+function showDashboard(session) {
+  state.session = session;
+  ui.loading.hidden = true;
+  ui.signin.hidden = true;
+  ui.dashboard.hidden = false;
+  ui.signout.hidden = false;
+  ui.who.hidden = false;
+  ui.who.textContent = t(state.lang, 'who', { appid: session.appid });
+  ui.endDate.max = isoOf(session.yesterday);
+  readHash(session.yesterday);
+  syncControls();
+  loadCharting();
+  ui.main.focus();
+  void refresh();
+}
+
+/** Starts loading ECharts and the map (once). */
+function loadCharting() {
+  echartsLoading ??= import('./echarts.mjs');
+  mapLoading ??= (async () => {
+    const [echarts, res] = await Promise.all([echartsLoading, fetch('/dashboard/assets/china.json')]);
+    /** @type {{ features: { id?: string, properties: { name: string } }[] }} */
+    const geo = await res.json();
+    echarts.registerMap('china', /** @type {never} */ (geo));
+    /** @type {Map<number, string>} */
+    const names = new Map();
+    for (const f of geo.features) if (f.id) names.set(Number(f.id) / 10000, f.properties.name);
+    return names;
+  })();
+  // Tried again on the next refresh if it failed.
+  mapLoading.catch(() => {
+    echartsLoading = undefined;
+    mapLoading = undefined;
+  });
+}
+
+/**
+ * Window and audience from the address (#days=7&end=20261127&audience=new), so a view can be bookmarked.
+ * @param {string} yesterday
+ */
+function readHash(yesterday) {
+  const h = new URLSearchParams(location.hash.slice(1));
+  const days = Number(h.get('days'));
+  state.days = days === 7 || days === 30 ? days : 1;
+  const end = h.get('end') ?? '';
+  const n = dayNumber(end);
+  const y = dayNumber(yesterday) ?? 0;
+  state.end = n !== undefined && n <= y ? end : yesterday;
+  state.audience = h.get('audience') === 'new' ? 'new' : 'active';
+}
+
+function writeHash() {
+  const h = new URLSearchParams({ days: String(state.days), end: state.end, audience: state.audience });
+  history.replaceState(null, '', `${location.pathname}${location.search}#${h}`);
+}
+
+function syncControls() {
+  for (const input of ui.controls.querySelectorAll('input[type=radio]')) {
+    if (!(input instanceof HTMLInputElement)) continue;
+    input.checked = input.name === 'days' ? Number(input.value) === state.days : input.value === state.audience;
+  }
+  ui.endDate.value = isoOf(state.end);
+  ui.totalActive.toggleAttribute('data-current', state.audience === 'active');
+  ui.totalNew.toggleAttribute('data-current', state.audience === 'new');
+}
+
+/** @param {Window} w */
+function rangeText(w) {
+  const fmt = (/** @type {string} */ d) => isoOf(d);
+  return w.days === 1 ? t(state.lang, 'range.one', { end: fmt(w.end) }) : t(state.lang, 'range.many', { begin: fmt(w.begin), end: fmt(w.end), days: w.days });
+}
+
+function onControlsChange() {
+  if (!state.session) return;
+  const data = new FormData(ui.controls);
+  const days = Number(data.get('days'));
+  const audience = data.get('audience') === 'new' ? 'new' : 'active';
+  const end = ymdFromIso(ui.endDate.value);
+  const yesterday = state.session.yesterday;
+  if (end === undefined || (dayNumber(end) ?? 0) > (dayNumber(yesterday) ?? 0)) {
+    setStatus(t(state.lang, 'window.badEnd', { day: isoOf(yesterday) }));
+    ui.endDate.setAttribute('aria-invalid', 'true');
+    return;
+  }
+  ui.endDate.removeAttribute('aria-invalid');
+  const windowChanged = days !== state.days || end !== state.end;
+  state.days = days === 7 || days === 30 ? days : 1;
+  state.end = end;
+  state.audience = audience;
+  syncControls();
+  writeHash();
+  if (windowChanged || !state.current) void refresh();
+  else void render();
+}
+
+/** Fetches the answer for the chosen window, then draws it. */
+async function refresh() {
+  const seq = ++state.seq;
+  const w = windowEnding(state.end, state.days);
+  writeHash();
+  ui.dashboard.setAttribute('aria-busy', 'true');
+  setStatus(t(state.lang, 'status.loading', { range: rangeText(w) }));
+  try {
+    const answer = await callApi(SOURCES.portrait.path, SOURCES.portrait.request(w));
+    performance.mark('datacube:data');
+    if (seq !== state.seq) return;
+    state.current = { window: w, answer };
+    await render();
+  } catch (err) {
+    if (seq !== state.seq) return;
+    if (err instanceof ApiError && err.signedOut) {
+      showSignIn(t(state.lang, 'signin.expired'));
+      return;
+    }
+    state.current = undefined;
+    clearNumbers();
+    setStatus(t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) }));
+    ui.dashboard.setAttribute('aria-busy', 'false');
+  }
+}
+
+/**
+ * Says what the page is doing in the live region; `quiet` texts (the routine "showing …") are for screen readers
+ * only, since the page shows the same thing already.
+ * @param {string} text
+ * @param {boolean} [quiet]
+ */
+function setStatus(text, quiet = false) {
+  ui.status.textContent = text;
+  ui.status.classList.toggle('visually-hidden', quiet);
+}
+
+function clearNumbers() {
+  ui.totalActiveValue.textContent = '–';
+  ui.totalNewValue.textContent = '–';
+  for (const panel of PANELS) fillPanel(panel, []);
+}
+
+/**
+ * The rows a panel shows now.
+ * @param {Panel} panel
+ * @param {Map<number, string> | undefined} mapNames
+ * @returns {Row[]}
+ */
+function rowsOf(panel, mapNames) {
+  if (!state.current) return [];
+  return panel.rows(state.current.answer, state.audience).map((item) => {
+    /** @type {Row} */
+    const row = { key: String(item.id ?? item.name), label: itemName(state.lang, panel.dimension, item), value: item.value };
+    if (item.id !== undefined) row.id = item.id;
+    const mapName = panel.chart === 'map' && item.id !== undefined ? mapNames?.get(item.id) : undefined;
+    if (mapName) row.mapName = mapName;
+    return row;
+  });
+}
+
+/** Draws what state.current holds: totals and tables at once, charts once ECharts is there. */
+async function render() {
+  const cur = state.current;
+  if (!cur) return;
+  const seq = state.seq;
+  ui.dashboard.setAttribute('aria-busy', 'true');
+  ui.range.textContent = rangeText(cur.window);
+  ui.totalActiveValue.textContent = String(audienceTotal(cur.answer, 'active'));
+  ui.totalNewValue.textContent = String(audienceTotal(cur.answer, 'new'));
+  for (const panel of PANELS) fillPanel(panel, rowsOf(panel, undefined));
+  try {
+    const [echarts, mapNames] = await Promise.all([echartsLoading, mapLoading]);
+    if (seq !== state.seq || !echarts || !mapNames) return;
+    performance.mark('datacube:charting-loaded');
+    for (const panel of PANELS) {
+      const rows = rowsOf(panel, mapNames);
+      fillPanel(panel, rows);
+      drawChart(echarts, panel, rows, mapNames);
+      performance.mark(`datacube:drawn-${panel.id}`);
+      // Let the browser paint each chart as it is drawn, rather than all at the end.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (seq !== state.seq) return;
+    }
+    setStatus(t(state.lang, 'status.ready', { range: rangeText(cur.window), audience: t(state.lang, `audience.${state.audience}`) }), true);
+  } catch (err) {
+    setStatus(t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) }));
+  } finally {
+    if (seq === state.seq) ui.dashboard.setAttribute('aria-busy', 'false');
+  }
+}
+
+// ---- panels
+
+/** @param {Panel} panel */
+function panelParts(panel) {
+  const root = el(`panel-${panel.id}`, HTMLElement);
+  /** @param {string} sel */
+  const q = (sel) => {
+    const e = root.querySelector(sel);
+    if (!(e instanceof HTMLElement)) throw new Error(`${sel} missing in panel ${panel.id}`);
+    return e;
+  };
+  return {
+    root,
+    title: q('h2'),
+    group: q('.view-switch'),
+    chartButton: q('button[data-view=chart]'),
+    tableButton: q('button[data-view=table]'),
+    chart: q('.chart'),
+    note: q('.panel-note'),
+    tableWrap: q('.table-wrap'),
+    caption: q('caption'),
+    nameHead: q('th.col-name'),
+    valueHead: q('th.col-value'),
+    tbody: q('tbody'),
+    empty: q('.empty'),
+  };
+}
+
+function buildPanels() {
+  for (const panel of PANELS) {
+    const section = document.createElement('section');
+    section.className = `panel${panel.wide ? ' wide' : ''}`;
+    section.id = `panel-${panel.id}`;
+    section.dataset.panel = panel.id;
+    section.setAttribute('aria-labelledby', `panel-${panel.id}-title`);
+    section.innerHTML = `
+      <div class="panel-head">
+        <h2 id="panel-${panel.id}-title"></h2>
+        <div class="view-switch" role="group">
+          <button type="button" data-view="chart" aria-pressed="true"></button>
+          <button type="button" data-view="table" aria-pressed="false"></button>
+        </div>
+      </div>
+      <div class="chart chart-${panel.chart}" role="img"></div>
+      <p class="panel-note" hidden></p>
+      <div class="table-wrap" tabindex="0" role="region" hidden>
+        <table>
+          <caption></caption>
+          <thead><tr><th scope="col" class="col-name"></th><th scope="col" class="col-value"></th></tr></thead>
+          <tbody></tbody>
+        </table>
+      </div>
+      <p class="empty" hidden></p>`;
+    ui.panels.append(section);
+    state.views.set(panel.id, 'chart');
+    const parts = panelParts(panel);
+    for (const button of [parts.chartButton, parts.tableButton]) {
+      button.addEventListener('click', () => setView(panel, button.dataset.view === 'table' ? 'table' : 'chart'));
+    }
+    // Follow the panel's size; a hidden chart (table view) has none and is left alone until shown again.
+    new ResizeObserver((entries) => {
+      const box = entries[0]?.contentRect;
+      if (box && box.width > 0 && box.height > 0) charts.get(panel.id)?.resize();
+    }).observe(parts.chart);
+    labelPanel(panel);
+  }
+}
+
+/** Texts of a panel in the current language. @param {Panel} panel */
+function labelPanel(panel) {
+  const parts = panelParts(panel);
+  const lang = state.lang;
+  const title = t(lang, panel.titleKey);
+  parts.title.textContent = title;
+  parts.group.setAttribute('aria-label', t(lang, 'view.label', { title }));
+  parts.tableWrap.setAttribute('aria-label', t(lang, 'table.region', { title }));
+  parts.chartButton.textContent = t(lang, 'view.chart');
+  parts.tableButton.textContent = t(lang, 'view.table');
+  parts.nameHead.textContent = t(lang, 'table.name');
+  parts.valueHead.textContent = t(lang, 'table.value');
+  parts.empty.textContent = t(lang, 'empty');
+}
+
+/**
+ * @param {Panel} panel
+ * @param {'chart' | 'table'} view
+ */
+function setView(panel, view) {
+  state.views.set(panel.id, view);
+  const parts = panelParts(panel);
+  parts.chartButton.setAttribute('aria-pressed', String(view === 'chart'));
+  parts.tableButton.setAttribute('aria-pressed', String(view === 'table'));
+  void render();
+}
+
+/**
+ * Table, caption, note and visibility of a panel for `rows`.
+ * @param {Panel} panel
+ * @param {Row[]} rows
+ */
+function fillPanel(panel, rows) {
+  const parts = panelParts(panel);
+  const lang = state.lang;
+  const view = state.views.get(panel.id) ?? 'chart';
+  const title = t(lang, panel.titleKey);
+  const cur = state.current;
+  parts.caption.textContent = cur ? t(lang, 'table.caption', { title, audience: t(lang, `audience.${state.audience}`), range: rangeText(cur.window) }) : title;
+  parts.tbody.replaceChildren(
+    ...rows.map((r) => {
+      const tr = document.createElement('tr');
+      tr.dataset.key = r.key;
+      const th = document.createElement('th');
+      th.scope = 'row';
+      th.textContent = r.label;
+      const td = document.createElement('td');
+      td.textContent = String(r.value);
+      tr.append(th, td);
+      return tr;
+    }),
+  );
+  const empty = rows.length === 0;
+  parts.empty.hidden = !empty || !cur;
+  parts.tableWrap.hidden = empty || view !== 'table';
+  parts.chart.hidden = empty || view !== 'chart';
+  const unknown = panel.chart === 'map' ? rows.find((r) => r.id === 0) : undefined;
+  parts.note.hidden = !unknown || view !== 'chart';
+  parts.note.textContent = unknown ? t(lang, 'map.unknown', { n: unknown.value }) : '';
+  parts.chart.setAttribute('aria-label', t(lang, 'chart.summary', { title, items: rows.slice(0, 5).map((r) => `${r.label} ${r.value}`).join(lang === 'zh' ? '，' : ', ') }));
+}
+
+/**
+ * @param {ECharts} echarts
+ * @param {Panel} panel
+ * @param {Row[]} rows
+ * @param {Map<number, string>} mapNames
+ */
+function drawChart(echarts, panel, rows, mapNames) {
+  const parts = panelParts(panel);
+  let chart = charts.get(panel.id);
+  if (parts.chart.hidden) return;
+  const locale = state.lang === 'zh' ? 'ZH' : 'EN';
+  if (chart && chart.getDom().dataset.locale !== locale) {
+    chart.dispose();
+    chart = undefined;
+  }
+  if (!chart) {
+    parts.chart.dataset.locale = locale;
+    chart = echarts.init(parts.chart, null, { renderer: 'svg', locale });
+    charts.set(panel.id, chart);
+  }
+  /** @type {Map<string, string>} */
+  const mapLabels = new Map();
+  if (panel.chart === 'map') for (const [id, name] of mapNames) mapLabels.set(name, itemName(state.lang, 'province', { id, name }));
+  const total = state.current ? audienceTotal(state.current.answer, state.audience) : 0;
+  const scale = /** @type {[string, string]} */ ([t(state.lang, 'map.more'), t(state.lang, 'map.fewer')]);
+  chart.setOption(chartOption(panel.chart, { dimension: panel.dimension, rows, total, narrow: narrowQuery.matches, mapLabels, scale }), { notMerge: true });
+  chart.resize();
+}
+
+// ---- CSV
+
+function onDownload() {
+  const cur = state.current;
+  if (!cur || !state.session) return;
+  const refDate = typeof cur.answer.ref_date === 'string' ? cur.answer.ref_date : cur.window.begin === cur.window.end ? cur.window.end : `${cur.window.begin}-${cur.window.end}`;
+  /** @type {CsvRow[]} */
+  const rows = [];
+  for (const a of /** @type {Audience[]} */ (['active', 'new'])) {
+    rows.push({ ref_date: refDate, audience: AUDIENCE_KEY[a], dimension: 'total', id: '', name: t(state.lang, `audience.${a}`), value: audienceTotal(cur.answer, a) });
+  }
+  for (const panel of PANELS) {
+    for (const r of rowsOf(panel, undefined)) {
+      rows.push({ ref_date: refDate, audience: AUDIENCE_KEY[state.audience], dimension: panel.dimension, id: r.id === undefined ? '' : String(r.id), name: r.label, value: r.value });
+    }
+  }
+  download(`datacube-${state.session.appid}-${refDate}-${AUDIENCE_KEY[state.audience]}.csv`, toCsv(rows));
+}
+
+// ---- start
+
+async function start() {
+  buildPanels();
+  applyLang(state.lang);
+  ui.form.addEventListener('submit', (e) => void onSignIn(e));
+  ui.signout.addEventListener('click', () => void onSignOut());
+  ui.lang.addEventListener('click', () => {
+    const lang = state.lang === 'zh' ? 'en' : 'zh';
+    try {
+      localStorage.setItem('datacube.lang', lang);
+    } catch {
+      // not kept: fine
+    }
+    applyLang(lang);
+    if (state.current) void render();
+  });
+  ui.controls.addEventListener('change', onControlsChange);
+  ui.controls.addEventListener('submit', (e) => e.preventDefault());
+  ui.toYesterday.addEventListener('click', () => {
+    if (!state.session) return;
+    ui.endDate.value = isoOf(state.session.yesterday);
+    onControlsChange();
+  });
+  ui.csv.addEventListener('click', onDownload);
+  narrowQuery.addEventListener('change', () => void render());
+  // ECharts and the map load while the session is checked (or the sign-in form is filled in).
+  loadCharting();
+  try {
+    const session = await currentSession();
+    if (session) showDashboard(session);
+    else showSignIn();
+  } catch (err) {
+    ui.loading.textContent = t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+void start();
