@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { clickhouseBench } from './clickhouse.ts';
 import { collectBench } from './collect.ts';
+import { fairnessBench } from './fairness.ts';
 import { ingestBench } from './ingest.ts';
 import { type Figure, QUICK, RUNS, log, machine, table } from './lib.ts';
 import { portraitBench } from './portrait.ts';
@@ -54,6 +55,7 @@ const sections: [string, (dir: string) => Promise<Figure[]>][] = [
   ['P3', ingestBench],
   ['P5', clickhouseBench],
   ['P6', collectBench],
+  ['P8', fairnessBench],
 ];
 
 let failed = false;

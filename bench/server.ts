@@ -9,6 +9,8 @@
  *   generator can speak for many clients. `{ stats: true }` asks for the store's append statistics
  *   (`{ stats: { batches, commits } }`, or null).
  * - `bare BODY_FILE`: a bare Fastify route, POST /datacube/:path, answering the bytes of BODY_FILE.
+ * - `fair DATA_DIR DEMO_USERS`: the real server without its answer cache (every portrait is computed), with app X
+ *   holding DEMO_USERS users' demo visits and an empty app Y (`other`), for P8.
  */
 import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
@@ -23,6 +25,8 @@ export interface ServerReady {
   appid?: string;
   token?: string;
   events?: number;
+  /** `fair` mode: the second app, which the load goes to. */
+  other?: { appid: string; token: string };
 }
 
 function send(msg: { ready: ServerReady } | { error: string } | { stats: unknown }): void {
@@ -34,11 +38,20 @@ async function main(): Promise<void> {
   const [mode, arg1, arg2, arg3] = process.argv.slice(2);
   let stop: () => Promise<void>;
   let stats: () => unknown = () => undefined;
-  if (mode === 'real') {
-    if (!arg1) throw new Error('usage: real DATA_DIR DEMO_USERS');
+  if (mode === 'real' || mode === 'fair') {
+    if (!arg1) throw new Error(`usage: ${mode} DATA_DIR DEMO_USERS`);
     const config = loadConfig(
       {},
-      { dataDir: arg1, port: 0, logLevel: 'silent', trustedProxies: ['127.0.0.1'], collectIpRate: 1e9, collectAppRate: 1e9, ...(arg3 ? { store: arg3 } : {}) },
+      {
+        dataDir: arg1,
+        port: 0,
+        logLevel: 'silent',
+        trustedProxies: ['127.0.0.1'],
+        collectIpRate: 1e9,
+        collectAppRate: 1e9,
+        ...(arg3 ? { store: arg3 } : {}),
+        ...(mode === 'fair' ? { cacheEntries: 0 } : {}),
+      },
     );
     const services = await openServices(config);
     const { app, secret } = await services.auth.createApp({ name: 'bench', dailyQuota: 1_000_000_000 });
@@ -52,6 +65,11 @@ async function main(): Promise<void> {
       await services.store.portrait(app.appid, { begin: yesterday(systemClock), end: yesterday(systemClock) });
     }
     const token = await services.auth.token('client_credential', app.appid, secret);
+    let other: ServerReady['other'];
+    if (mode === 'fair') {
+      const y = await services.auth.createApp({ name: 'bench-load', dailyQuota: 1_000_000_000 });
+      other = { appid: y.app.appid, token: (await services.auth.token('client_credential', y.app.appid, y.secret)).access_token };
+    }
     const server = await createServer(services, { logger: false });
     const url = await server.listen({ port: 0, host: '127.0.0.1' });
     stop = async () => {
@@ -62,7 +80,7 @@ async function main(): Promise<void> {
       const st = services.store as { appendStats?: () => { batches: number; commits: number } };
       return st.appendStats ? st.appendStats() : undefined;
     };
-    send({ ready: { url, appid: app.appid, token: token.access_token, events } });
+    send({ ready: { url, appid: app.appid, token: token.access_token, events, other } });
   } else if (mode === 'bare') {
     if (!arg1) throw new Error('usage: bare BODY_FILE');
     const body = readFileSync(arg1);

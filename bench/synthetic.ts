@@ -1,6 +1,6 @@
 /**
  * Synthetic portrait data generated inside DuckDB (SQL `range()` and `hash()`), written straight into the store's
- * derived tables (`app_numbers`, `users`, `devices`, `user_days`, `user_last`; see src/store/duckdb/schema.ts),
+ * derived tables (`app_numbers`, `app_derive`, `users`, `app_devices`, `user_days`, `user_last`; see src/store/duckdb/schema.ts),
  * not through ingest. Deterministic: the same sizes give the same rows.
  *
  * Users: each has a visit rate (1–21 days in 30 on average), a day that is always a visit day, and 30 % are new in
@@ -46,7 +46,6 @@ export async function fillSynthetic(
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE syn_cities AS SELECT * FROM (VALUES ${cities.map((c, i) => `(${i}, ${c.id}, ${c.province})`).join(', ')}) t(i, city, province)`,
   );
-  await conn.run(`INSERT INTO devices SELECT (SELECT coalesce(max(id), 0) FROM devices) + i, 'Bench phone ' || i FROM range(1, 201) t(i)`);
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE syn_users AS
      SELECT u::INTEGER AS uid,
@@ -94,21 +93,21 @@ export async function fillSynthetic(
   const out: FilledApp[] = [];
   for (const a of opts.apps) {
     const app = (await count(conn, 'SELECT coalesce(max(app), 0) FROM app_numbers')) + 1;
-    const base = await count(conn, 'SELECT coalesce(max(uid), 0) FROM users');
+    // Users and device names are numbered per app (migration 4).
     await conn.run('INSERT INTO app_numbers VALUES ($1, $2)', [a.appid, app]);
+    await conn.run('INSERT INTO app_derive VALUES ($1, 0)', [app]);
+    await conn.run(`INSERT INTO app_devices SELECT ${app}, i, 'Bench phone ' || i FROM range(1, 201) t(i)`);
+    await conn.run(`INSERT INTO users SELECT ${app}, 'bench-' || uid, uid, first_day FROM syn_users WHERE uid <= ${a.users} ORDER BY uid`);
     await conn.run(
-      `INSERT INTO users SELECT '${a.appid}', 'bench-' || uid, ${base} + uid, first_day FROM syn_users WHERE uid <= ${a.users} ORDER BY uid`,
-    );
-    await conn.run(
-      `INSERT INTO user_days SELECT ${app}, day, ${base} + uid, next_day, first_day, g, a, p, pr, c, d
+      `INSERT INTO user_days SELECT ${app}, day, uid, next_day, first_day, g, a, p, pr, c, d
        FROM syn_chain WHERE uid <= ${a.users} AND next_day IS NOT NULL`,
     );
     await conn.run(
-      `INSERT INTO user_last SELECT ${app}, day, ${base} + uid, first_day, g, a, p, pr, c, d
+      `INSERT INTO user_last SELECT ${app}, day, uid, first_day, g, a, p, pr, c, d
        FROM syn_chain WHERE uid <= ${a.users} AND next_day IS NULL`,
     );
     if (opts.plainFor.includes(a.appid)) {
-      await conn.run(`INSERT INTO bench_plain SELECT ${app}, day, ${base} + uid, province FROM syn_chain WHERE uid <= ${a.users}`);
+      await conn.run(`INSERT INTO bench_plain SELECT ${app}, day, uid, province FROM syn_chain WHERE uid <= ${a.users}`);
     }
     const userDays =
       (await count(conn, `SELECT count(*) FROM user_days WHERE app = ${app}`)) + (await count(conn, `SELECT count(*) FROM user_last WHERE app = ${app}`));

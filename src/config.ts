@@ -27,6 +27,13 @@ import { z } from 'zod';
  * | DATACUBE_SESSION_TTL | 43200 | a dashboard sign-in lasts at most this long, seconds (12 h) |
  * | DATACUBE_SESSION_IDLE | 7200 | a dashboard session unused this long ends, seconds (2 h) |
  * | DATACUBE_SIGNIN_FAILURES | 10 | failed dashboard sign-ins allowed per client address in 15 minutes; then 429 until the oldest is 15 minutes old |
+ * | DATACUBE_MAX_DEVICE_NAMES | 20000 | distinct device names an app may have (1–1,000,000); events with a name new to an app past it count under the device bucket `其他`, and the ingest answer says so (`device_overflow`) |
+ * | DATACUBE_MAX_DERIVE_BACKLOG | 100000 | events of one app stored but not yet folded into its portrait tables before that app's next batch waits for them; bounds how long the app's own portrait can wait (embedded store) |
+ * | DATACUBE_SCRYPT_CONCURRENCY | 1 | app-secret checks (scrypt, on libuv's thread pool) run at once; the rest queue, so they never take all the threads the store and /healthz need |
+ * | DATACUBE_SECRET_FAILURES_PER_IP | 10 | wrong app secrets a client IP may send in 60 s; past it the token routes answer 45011 (HTTP 429, Retry-After) |
+ * | DATACUBE_SECRET_FAILURES_PER_APP | 30 | wrong secrets an appid may receive in 60 s from all clients; past it, secrets not already verified get 45011 |
+ * | DATACUBE_MAX_CLIENT_BODY_BYTES | (the body limit) | request-body bytes one client IP may have in flight at once; past it 45011 |
+ * | DATACUBE_MIN_UPLOAD_BYTES_PER_S | 16384 | a request body must arrive at least this fast (after a 5 s grace); a slower or idle sender is cut off |
  */
 const schema = z.object({
   DATACUBE_DATA: z.string().min(1).default('./data'),
@@ -56,6 +63,13 @@ const schema = z.object({
   DATACUBE_SESSION_TTL: z.coerce.number().int().min(60).default(43_200),
   DATACUBE_SESSION_IDLE: z.coerce.number().int().min(60).default(7200),
   DATACUBE_SIGNIN_FAILURES: z.coerce.number().int().min(1).default(10),
+  DATACUBE_MAX_DEVICE_NAMES: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  DATACUBE_MAX_DERIVE_BACKLOG: z.coerce.number().int().min(1).default(100_000),
+  DATACUBE_SCRYPT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  DATACUBE_SECRET_FAILURES_PER_IP: z.coerce.number().int().min(1).default(10),
+  DATACUBE_SECRET_FAILURES_PER_APP: z.coerce.number().int().min(1).default(30),
+  DATACUBE_MAX_CLIENT_BODY_BYTES: z.coerce.number().int().min(1024).optional(),
+  DATACUBE_MIN_UPLOAD_BYTES_PER_S: z.coerce.number().int().min(1).default(16_384),
 });
 
 /** `1.2.3.4`, `10.0.0.0/8`, `::1`, `fd00::/8`. */
@@ -95,6 +109,14 @@ export interface Config {
   sessionIdleSeconds: number;
   /** Failed dashboard sign-ins allowed per client address in 15 minutes. */
   signInFailures: number;
+  maxDeviceNames: number;
+  maxDeriveBacklog: number;
+  scryptConcurrency: number;
+  secretFailuresPerIp: number;
+  secretFailuresPerApp: number;
+  /** Request-body bytes one client may have in flight; undefined: the body limit. */
+  maxClientBodyBytes: number | undefined;
+  minUploadBytesPerSecond: number;
 }
 
 export class ConfigError extends Error {}
@@ -128,6 +150,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sessionTtlSeconds: e.DATACUBE_SESSION_TTL,
     sessionIdleSeconds: e.DATACUBE_SESSION_IDLE,
     signInFailures: e.DATACUBE_SIGNIN_FAILURES,
+    maxDeviceNames: e.DATACUBE_MAX_DEVICE_NAMES,
+    maxDeriveBacklog: e.DATACUBE_MAX_DERIVE_BACKLOG,
+    scryptConcurrency: e.DATACUBE_SCRYPT_CONCURRENCY,
+    secretFailuresPerIp: e.DATACUBE_SECRET_FAILURES_PER_IP,
+    secretFailuresPerApp: e.DATACUBE_SECRET_FAILURES_PER_APP,
+    maxClientBodyBytes: e.DATACUBE_MAX_CLIENT_BODY_BYTES,
+    minUploadBytesPerSecond: e.DATACUBE_MIN_UPLOAD_BYTES_PER_S,
   };
   const merged = { ...base };
   for (const [k, v] of Object.entries(overrides) as [keyof Config, Config[keyof Config]][]) {

@@ -1,5 +1,6 @@
 import { AuthService, loadMasterKey, Sealer } from './auth/index.ts';
 import type { Config } from './config.ts';
+import { secureDataDir } from './dataDir.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { IngestService } from './ingest/index.ts';
 import { PortraitService } from './portrait/index.ts';
@@ -17,9 +18,17 @@ export interface Services {
 }
 
 export async function openServices(config: Config, clock: Clock = systemClock, store?: Store): Promise<Services> {
-  const s = store ?? (await openStore(config.store, config.dataDir));
+  secureDataDir(config.dataDir);
+  const s =
+    store ?? (await openStore(config.store, config.dataDir, { maxDeviceNames: config.maxDeviceNames, maxDeriveBacklog: config.maxDeriveBacklog }));
   const sealer = new Sealer(loadMasterKey(config.dataDir, config.masterKey));
-  const auth = new AuthService(s, clock, sealer, { tokenTtlSeconds: config.tokenTtlSeconds, defaultDailyQuota: config.dailyQuota });
+  const auth = new AuthService(s, clock, sealer, {
+    tokenTtlSeconds: config.tokenTtlSeconds,
+    defaultDailyQuota: config.dailyQuota,
+    scryptConcurrency: config.scryptConcurrency,
+    secretFailuresPerIp: config.secretFailuresPerIp,
+    secretFailuresPerApp: config.secretFailuresPerApp,
+  });
   const portrait = new PortraitService(s, clock, config.cacheEntries, s.backend === 'clickhouse');
   const ingest = new IngestService(s, clock);
   ingest.onStored((appid) => portrait.invalidate(appid));

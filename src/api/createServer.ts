@@ -3,8 +3,10 @@ import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERRORS } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
-import { BodyBudget, reserveBody, SMALL_BODY_BYTES } from './bodyBudget.ts';
+import { SMALL_BODY_BYTES } from './bodyBudget.ts';
+import { BusyError, installBodyGate, UnknownRouteError } from './bodyGate.ts';
 import { requestSerializer } from './logging.ts';
+import { OPEN_APIS } from './openApis.ts';
 import { errorBody, sendError } from './reply.ts';
 import { newRid } from './rid.ts';
 import { dashboardRoutes } from './dashboard/index.ts';
@@ -15,6 +17,7 @@ import { eventRoutes, InflightLimit } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { tokenRoutes } from './routes/token.ts';
 import { tcbRoutes } from './routes/tcb.ts';
+import { UploadWatch } from './uploadWatch.ts';
 
 export interface ServerOptions {
   /** Key for /admin/* (the CLI reads it from the data directory). Without it, no admin routes. */
@@ -31,9 +34,17 @@ export interface ServerOptions {
   maxInflightBodyBytes?: number;
   /** The same for small-body requests (tokens, portraits). Default: 256 × 64 KiB. */
   maxInflightSmallBodyBytes?: number;
-  /** Most time a client may take to send one whole request, ms (slow senders hold memory). Default 120 s. */
+  /**
+   * Most time a client may take to send one whole request, ms. Default: none; bodies are held to a minimum upload
+   * rate instead (DATACUBE_MIN_UPLOAD_BYTES_PER_S, see UploadWatch), so an idle sender is cut off in seconds and a
+   * large body on a steady link is not.
+   */
   requestTimeoutMs?: number;
 }
+
+/** A request's headers must all arrive within this time (Node checks every CONNECTIONS_CHECK_MS). */
+const HEADERS_TIMEOUT_MS = 20_000;
+const CONNECTIONS_CHECK_MS = 2_000;
 
 /** The answer to a request that cannot be read at the HTTP level (written on the raw socket, which then closes). */
 function clientErrorHandler(s: Services) {
@@ -55,14 +66,33 @@ function clientErrorHandler(s: Services) {
   };
 }
 
-/** Marks a request refused because the server holds as much as it may; answered 45011 with Retry-After. */
-class BusyError extends Error {
-  readonly code = 'DATACUBE_BUSY';
-}
-
 function sendBusy(req: FastifyRequest, reply: FastifyReply, detail: string): FastifyReply {
   const e = ERRORS.MINUTE_QUOTA;
   return reply.code(429).header('retry-after', '1').type('application/json; charset=utf-8').send(errorBody(e.errcode, e.errmsg, req.id, detail));
+}
+
+function notFound(req: FastifyRequest): { errcode: number; errmsg: string } {
+  return errorBody(40066, 'invalid url', req.id, `${req.method} ${req.url.split('?')[0]} is not served here`);
+}
+
+/**
+ * A body that arrives below the minimum rate: answered 408 (with the same JSON as Node's own request timeout) if
+ * nothing was answered yet, and the connection closed either way.
+ */
+function cutSlowUpload(app: FastifyInstance, s: Services, req: FastifyRequest, reply: FastifyReply, socket: Socket, received: number, ms: number): void {
+  const hint = 'the request body arrived too slowly';
+  app.log.info(
+    { reqId: req.id, received, ms: Math.round(ms), answered: reply.raw.headersSent, minBytesPerSecond: s.config.minUploadBytesPerSecond },
+    `client error: ${hint}`,
+  );
+  if (!reply.raw.headersSent && socket.writable) {
+    const e = ERRORS.DATA_FORMAT;
+    const body = JSON.stringify(errorBody(e.errcode, e.errmsg, req.id, hint));
+    socket.write(
+      `HTTP/1.1 408 ${STATUS_CODES[408] ?? ''}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /**
@@ -71,21 +101,27 @@ function sendBusy(req: FastifyRequest, reply: FastifyReply, detail: string): Fas
  */
 export async function createServer(s: Services, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const loggerOptions = opts.logger === false ? false : { level: s.config.logLevel, ...(typeof opts.logger === 'object' ? opts.logger : {}) };
+  // The path segments of every route (filled by the onRoute hook below) and of every open API: the only ones the
+  // log shows as they are.
+  const knownSegments = new Set<string>(OPEN_APIS.map((a) => a.path));
   const logger =
     loggerOptions === false
       ? false
-      : { ...loggerOptions, serializers: { req: requestSerializer, ...((loggerOptions as { serializers?: Record<string, unknown> }).serializers ?? {}) } };
+      : {
+          ...loggerOptions,
+          serializers: { req: requestSerializer(knownSegments), ...((loggerOptions as { serializers?: Record<string, unknown> }).serializers ?? {}) },
+        };
   const app = Fastify({
     logger,
     bodyLimit: s.config.maxBodyBytes,
     genReqId: () => newRid(s.clock.now()),
     // While closing, requests on open connections get our own 503 (see the onRequest hook), as JSON with an errcode.
     return503OnClosing: false,
-    requestTimeout: opts.requestTimeoutMs ?? 120_000,
+    requestTimeout: opts.requestTimeoutMs ?? 0,
     // X-Forwarded-For / X-Forwarded-Proto are believed only from the configured reverse proxies (req.ip, req.protocol).
     trustProxy: s.config.trustedProxies.length > 0 ? s.config.trustedProxies : false,
     // Answer requests without a Host header ourselves (as JSON) rather than with Node's bare 400.
-    http: { requireHostHeader: false },
+    http: { requireHostHeader: false, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
     clientErrorHandler: clientErrorHandler(s),
     frameworkErrors: (err, req, reply) => {
       const e = ERRORS.DATA_FORMAT;
@@ -94,17 +130,30 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     },
   });
 
+  app.addHook('onRoute', (route) => {
+    for (const seg of route.url.split('/')) if (seg !== '' && !seg.startsWith(':') && !seg.includes('*')) knownSegments.add(seg);
+  });
+
   // Bodies are read as bytes; each route decides how to parse them (WeChat takes JSON whatever the content type).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
-  // Bodies in memory are bounded in bytes, before they are read (see BodyBudget).
-  const largeBodies = new BodyBudget(opts.maxInflightBodyBytes ?? 4 * s.config.maxBodyBytes);
-  const smallBodies = new BodyBudget(opts.maxInflightSmallBodyBytes ?? 256 * SMALL_BODY_BYTES);
+  // Bodies in memory are bounded in bytes, in all and per client, before they are read; on routes that can tell who
+  // is asking from the URL, only after that check (see bodyGate.ts).
+  installBodyGate(app, {
+    largeBytes: opts.maxInflightBodyBytes ?? 4 * s.config.maxBodyBytes,
+    largeClientBytes: s.config.maxClientBodyBytes ?? s.config.maxBodyBytes,
+    smallBytes: opts.maxInflightSmallBodyBytes ?? 256 * SMALL_BODY_BYTES,
+    smallClientBytes: 64 * SMALL_BODY_BYTES,
+    bodyLimit: s.config.maxBodyBytes,
+  });
+  // Bodies must keep arriving at a minimum rate (see UploadWatch).
+  const uploads = new UploadWatch(s.config.minUploadBytesPerSecond);
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
+  app.addHook('onClose', async () => uploads.close());
   app.addHook('onRequest', async (req, reply) => {
     if (closing) {
       const e = ERRORS.SYSTEM_ERROR;
@@ -115,17 +164,15 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
         .type('application/json; charset=utf-8')
         .send(errorBody(e.errcode, e.errmsg, req.id, 'the server is shutting down; retry'));
     }
-  });
-  // After every onRequest hook, so a route's own checks (the /v1/collect Referer) refuse before any body is budgeted.
-  app.addHook('preParsing', async (req, reply, payload) => {
-    const limit = req.routeOptions.bodyLimit ?? s.config.maxBodyBytes;
-    const budget = limit <= SMALL_BODY_BYTES ? smallBodies : largeBodies;
-    if (!reserveBody(req, reply, budget, limit)) throw new BusyError('the server is receiving as much as it can hold');
-    return payload;
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
+      const socket = req.raw.socket;
+      uploads.watch(req.raw, (received, ms) => cutSlowUpload(app, s, req, reply, socket, received, ms));
+    }
   });
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof BusyError) return sendBusy(req, reply, 'the server is busy; retry this request');
+    if (err instanceof UnknownRouteError) return reply.code(404).send(notFound(req));
     const code = (err as { code?: string }).code;
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       const e = ERRORS.CONTENT_TOO_LARGE;
@@ -138,7 +185,7 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     }
     return sendError(req, reply, err);
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody(40066, 'invalid url', req.id, `${req.method} ${req.url.split('?')[0]} is not served here`)));
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(notFound(req)));
 
   await healthRoutes(app, s);
   await tokenRoutes(app, s);

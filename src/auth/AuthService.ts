@@ -1,9 +1,14 @@
+import { createHash } from 'node:crypto';
 import type { Clock } from '../domain/clock.ts';
 import { today } from '../domain/clock.ts';
+import { startOfDay } from '../domain/day.ts';
 import { WeChatError } from '../domain/errors.ts';
 import type { AppRecord, TokenKind, TokenRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import { APPID_PATTERN, hashSecret, hashToken, newAppid, newSecret, newToken, Sealer, verifySecret } from './crypto.ts';
+import { FailureLimiter } from './failureLimiter.ts';
+import { KeyedSerial } from './keyedSerial.ts';
+import { WorkPool } from './workPool.ts';
 
 /** After a new token is issued, the previous one keeps working this long (WeChat: 5 minutes). */
 export const TOKEN_OVERLAP_MS = 5 * 60_000;
@@ -14,6 +19,12 @@ const FORCE_REFRESH_GAP_MS = 30_000;
 const CACHE_MS = 5_000;
 /** Most entries each lookup cache holds; past it the cache starts over (well-formed unknown appids are unlimited). */
 const CACHE_ENTRIES = 10_000;
+/**
+ * How long a successful secret check is remembered (by a hash of appid and secret), so that a client asking for
+ * tokens again, or several workers starting together, do not each pay scrypt; and so that a client whose secret was
+ * verified recently is not refused while someone else sends wrong secrets for its appid.
+ */
+export const VERIFIED_SECRET_MS = 5 * 60_000;
 /** Bounds of an app's daily quota and of its name and cloud env id. */
 const MAX_DAILY_QUOTA = 1_000_000_000;
 const MAX_NAME = 128;
@@ -34,6 +45,12 @@ export interface IssuedToken {
 export interface AuthOptions {
   tokenTtlSeconds: number;
   defaultDailyQuota: number;
+  /** Secret checks (scrypt) at once (default 1). */
+  scryptConcurrency?: number;
+  /** Wrong secrets a client IP may send in 60 s (default 10). */
+  secretFailuresPerIp?: number;
+  /** Wrong secrets an appid may receive in 60 s (default 30). */
+  secretFailuresPerApp?: number;
 }
 
 /**
@@ -44,7 +61,14 @@ export class AuthService {
   private readonly tokenCache = new Map<string, { record: TokenRecord; until: number }>();
   private readonly appCache = new Map<string, { app: AppRecord | undefined; until: number }>();
   private readonly usage = new Map<string, { calls: number; pending: number }>();
-  private readonly forceRefreshes = new Map<string, number[]>();
+  /** Token issuance, one at a time per app and kind (see `issue`). */
+  private readonly issuing = new KeyedSerial();
+  private readonly scrypt: WorkPool;
+  private readonly failures: FailureLimiter;
+  /** sha256(appid, secret) → the stored hash it matched, until when (see VERIFIED_SECRET_MS). */
+  private readonly verified = new Map<string, { secretHash: string; until: number }>();
+  /** Checks under way, so concurrent requests with the same secret share one scrypt. */
+  private readonly checking = new Map<string, Promise<boolean>>();
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -52,7 +76,10 @@ export class AuthService {
     private readonly clock: Clock,
     private readonly sealer: Sealer,
     private readonly opts: AuthOptions,
-  ) {}
+  ) {
+    this.scrypt = new WorkPool(opts.scryptConcurrency ?? 1);
+    this.failures = new FailureLimiter(opts.secretFailuresPerIp ?? 10, opts.secretFailuresPerApp ?? 30, () => this.clock.now());
+  }
 
   // ---- apps
 
@@ -73,6 +100,31 @@ export class AuthService {
     if (input.env && (await this.store.getAppByEnv(input.env))) throw new Error(`the cloud env "${input.env}" already belongs to another app`);
     await this.store.createApp(app);
     return { app, secret };
+  }
+
+  /**
+   * Adds an app exported by another datacube (`datacube import`) with the checks `createApp` makes: a well-formed
+   * appid, name, env and quota, a secret kept as a scrypt hash, and a cloud env no other app has.
+   */
+  async importApp(app: AppRecord): Promise<void> {
+    if (typeof app.appid !== 'string' || !APPID_PATTERN.test(app.appid)) throw new Error(`appid ${JSON.stringify(app.appid)} is not an appid (wx + 16 hex digits)`);
+    if (typeof app.name !== 'string' || typeof app.env !== 'string' || typeof app.dailyQuota !== 'number') throw new Error('the app needs a name, an env and a daily quota');
+    checkAppInput({ name: app.name, env: app.env, dailyQuota: app.dailyQuota });
+    if (typeof app.secretHash !== 'string' || !/^scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}$/.test(app.secretHash)) throw new Error('the app secret is not kept as datacube keeps it (scrypt$salt$hash)');
+    if (typeof app.secretSealed !== 'string' || typeof app.createdAt !== 'number' || !Number.isSafeInteger(app.createdAt)) throw new Error('the app record is incomplete');
+    const owner = await this.store.getAppByEnv(app.env);
+    if (owner && owner.appid !== app.appid) throw new Error(`the cloud env "${app.env}" already belongs to ${owner.appid}`);
+    await this.store.createApp({
+      appid: app.appid,
+      name: app.name,
+      secretHash: app.secretHash,
+      secretSealed: app.secretSealed,
+      env: app.env,
+      dailyQuota: app.dailyQuota,
+      createdAt: app.createdAt,
+      // An export from a version before collection existed has no flag: collection stays on, as for any new app.
+      collect: app.collect !== false,
+    });
   }
 
   async updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean }): Promise<AppRecord> {
@@ -102,19 +154,65 @@ export class AuthService {
     return this.sealer.open(app.secretSealed, `secret:${app.appid}`);
   }
 
-  /** Checks appid and secret as the token endpoints do: 40013 unknown appid, 40125 wrong secret. */
-  async authenticate(appid: unknown, secret: unknown): Promise<AppRecord> {
-    if (typeof appid !== 'string' || !APPID_PATTERN.test(appid)) throw new WeChatError('INVALID_APPID');
-    const app = await this.getApp(appid);
-    if (!app) throw new WeChatError('INVALID_APPID');
-    if (typeof secret !== 'string' || secret.length === 0 || secret.length > 128 || !(await verifySecret(secret, app.secretHash))) {
-      throw new WeChatError('INVALID_APPSECRET');
+  /**
+   * Checks appid and secret as the token endpoints do: 40013 unknown appid, 40125 wrong secret, and 45011
+   * (RetryLaterError: HTTP 429 with Retry-After) while the client IP or the appid is past its limit of wrong
+   * secrets. A secret verified in the last VERIFIED_SECRET_MS is accepted without scrypt and without the limits;
+   * others queue for the bounded scrypt pool. `client` is the caller's IP ('' when not over HTTP).
+   */
+  async authenticate(appid: unknown, secret: unknown, client = ''): Promise<AppRecord> {
+    const wellFormed = typeof appid === 'string' && APPID_PATTERN.test(appid);
+    const secretOk = typeof secret === 'string' && secret.length > 0 && secret.length <= 128;
+    const key = wellFormed && secretOk ? createHash('sha256').update(`${appid}\u0000${secret}`).digest('hex') : '';
+    const now = this.clock.now();
+    const remembered = key ? this.verified.get(key) : undefined;
+    const hit = remembered && remembered.until > now ? remembered : undefined;
+    // A client past its limit is refused before anything is looked up (unless its secret was verified lately).
+    if (!hit) this.failures.checkIp(client);
+    if (!wellFormed) {
+      this.failures.fail(client);
+      throw new WeChatError('INVALID_APPID');
     }
+    const app = await this.getApp(appid);
+    if (!app) {
+      this.failures.fail(client);
+      throw new WeChatError('INVALID_APPID');
+    }
+    if (hit && hit.secretHash === app.secretHash) return app;
+    const attempt = this.failures.begin(client, app.appid);
+    let ok = false;
+    try {
+      ok = secretOk && (await this.checkSecret(key, secret as string, app.secretHash));
+    } finally {
+      attempt.end(ok);
+    }
+    if (!ok) throw new WeChatError('INVALID_APPSECRET');
+    if (this.verified.size >= CACHE_ENTRIES) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.delete(key);
+    this.verified.set(key, { secretHash: app.secretHash, until: this.clock.now() + VERIFIED_SECRET_MS });
     return app;
+  }
+
+  /** scrypt in the bounded pool; identical checks under way share one run. */
+  private checkSecret(key: string, secret: string, stored: string): Promise<boolean> {
+    const id = `${key}\u0000${stored}`;
+    const running = this.checking.get(id);
+    if (running) return running;
+    const p = this.scrypt.run(() => verifySecret(secret, stored)).finally(() => this.checking.delete(id));
+    this.checking.set(id, p);
+    return p;
   }
 
   // ---- tokens
 
+  /**
+   * Issues a token of `kind` for the app and cuts every other live token of that kind to 5 more minutes. Callers
+   * hold the app's issuing turn (`issuing.run`), so concurrent requests behave exactly as if they came one after
+   * another: the last one issued lives its full lifetime, each earlier one 5 minutes from the issue after it.
+   */
   private async issue(appid: string, kind: TokenKind, sealed: boolean): Promise<IssuedToken> {
     const token = newToken();
     const now = this.clock.now();
@@ -137,36 +235,41 @@ export class AuthService {
   }
 
   /** GET /cgi-bin/token: a new token on every call; the previous one works 5 more minutes. */
-  async token(grantType: unknown, appid: unknown, secret: unknown): Promise<IssuedToken> {
+  async token(grantType: unknown, appid: unknown, secret: unknown, client = ''): Promise<IssuedToken> {
     if (grantType !== 'client_credential') throw new WeChatError('INVALID_GRANT_TYPE');
-    const app = await this.authenticate(appid, secret);
-    return this.issue(app.appid, 'token', false);
+    const app = await this.authenticate(appid, secret, client);
+    return this.issuing.run(`${app.appid}\u0000token`, () => this.issue(app.appid, 'token', false));
   }
 
-  /** POST /cgi-bin/stable_token: the same token while it is valid; a new one with force_refresh. */
-  async stableToken(grantType: unknown, appid: unknown, secret: unknown, forceRefresh: unknown): Promise<IssuedToken> {
+  /**
+   * POST /cgi-bin/stable_token: the same token while it is valid (concurrent calls get one token); a new one with
+   * force_refresh, at most 20 a day and 30 s apart (the times are kept in the store, so restarts do not reset them).
+   */
+  async stableToken(grantType: unknown, appid: unknown, secret: unknown, forceRefresh: unknown, client = ''): Promise<IssuedToken> {
     if (grantType !== 'client_credential') throw new WeChatError('INVALID_GRANT_TYPE');
     if (forceRefresh !== undefined && typeof forceRefresh !== 'boolean') throw new WeChatError('DATA_FORMAT', 'force_refresh must be a boolean');
-    const app = await this.authenticate(appid, secret);
-    const now = this.clock.now();
-    if (forceRefresh === true) {
-      const day = today(this.clock);
-      const recent = (this.forceRefreshes.get(app.appid) ?? []).filter((t) => today({ now: () => t }) === day);
-      const last = recent[recent.length - 1];
-      if (recent.length >= FORCE_REFRESH_PER_DAY || (last !== undefined && now - last < FORCE_REFRESH_GAP_MS)) {
-        throw new WeChatError('FORCE_REFRESH_LIMIT', 'force_refresh is allowed 20 times a day, at least 30 seconds apart');
+    const app = await this.authenticate(appid, secret, client);
+    return this.issuing.run(`${app.appid}\u0000stable`, async () => {
+      const now = this.clock.now();
+      if (forceRefresh === true) {
+        const dayStart = startOfDay(today(this.clock));
+        const times = await this.store.forceRefreshTimes(app.appid, Math.min(dayStart, now - FORCE_REFRESH_GAP_MS));
+        const todays = times.filter((t) => t >= dayStart).length;
+        const last = times[times.length - 1];
+        if (todays >= FORCE_REFRESH_PER_DAY || (last !== undefined && now - last < FORCE_REFRESH_GAP_MS)) {
+          throw new WeChatError('FORCE_REFRESH_LIMIT', 'force_refresh is allowed 20 times a day, at least 30 seconds apart');
+        }
+        await this.store.addForceRefresh(app.appid, now);
+        return this.issue(app.appid, 'stable', true);
       }
-      recent.push(now);
-      this.forceRefreshes.set(app.appid, recent);
+      const live = await this.store.latestToken(app.appid, 'stable', now);
+      // A token in its overlap period after a forced refresh is not handed out again.
+      if (live && live.sealed && live.expiresAt - now > TOKEN_OVERLAP_MS) {
+        const token = this.sealer.open(live.sealed, `token:${app.appid}`);
+        if (token) return { access_token: token, expires_in: Math.floor((live.expiresAt - now) / 1000) };
+      }
       return this.issue(app.appid, 'stable', true);
-    }
-    const live = await this.store.latestToken(app.appid, 'stable', now);
-    // A token in its overlap period after a forced refresh is not handed out again.
-    if (live && live.sealed && live.expiresAt - now > TOKEN_OVERLAP_MS) {
-      const token = this.sealer.open(live.sealed, `token:${app.appid}`);
-      if (token) return { access_token: token, expires_in: Math.floor((live.expiresAt - now) / 1000) };
-    }
-    return this.issue(app.appid, 'stable', true);
+    });
   }
 
   /** The app a token belongs to: 41001 missing, 40001 unknown or replaced, 42001 expired. */

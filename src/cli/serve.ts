@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { createServer } from '../api/index.ts';
 import { formatDay } from '../domain/day.ts';
 import { yesterday } from '../domain/clock.ts';
 import type { Config } from '../config.ts';
+import { secureDataDir } from '../dataDir.ts';
 import { openServices, type Services } from '../services.ts';
 import { readDemoCredentials } from './demoApp.ts';
 import { fillDemo } from './fillDemo.ts';
@@ -23,7 +23,7 @@ export interface RunningServer {
 /** Starts the HTTP server on the configured store; with `demo`, fills an empty store with the demo app. */
 export async function startServer(config: Config, opts: { demo?: boolean; print?: (line: string) => void } = {}): Promise<RunningServer> {
   const print = opts.print ?? ((l: string) => process.stdout.write(`${l}\n`));
-  mkdirSync(config.dataDir, { recursive: true });
+  secureDataDir(config.dataDir);
   const other = await liveServer(config.dataDir);
   if (other) throw new Error(`a datacube server (pid ${other.pid}) already serves ${config.dataDir} at ${other.url}`);
   const services = await openServices(config);
@@ -36,7 +36,14 @@ export async function startServer(config: Config, opts: { demo?: boolean; print?
     const app = await createServer(services, { adminKey });
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace('://[::1]', '://localhost');
-    writeServerFile(config.dataDir, { url, pid: process.pid, adminKey });
+    try {
+      writeServerFile(config.dataDir, { url, pid: process.pid, adminKey, maxBodyBytes: config.maxBodyBytes });
+    } catch (e) {
+      // Without server.json no CLI command can find this server, and the store is about to close: stop listening
+      // (freeing the port) before giving up, so nothing is left running half-alive.
+      await app.close().catch(() => undefined);
+      throw new Error(`cannot write ${config.dataDir}/server.json: ${e instanceof Error ? e.message : String(e)}`);
+    }
     if (opts.demo) printBanner(print, url, config.dataDir, services);
     let stopping: Promise<void> | undefined;
     const stop = () =>

@@ -6,6 +6,8 @@ export interface ServerFile {
   url: string;
   pid: number;
   adminKey: string;
+  /** The server's request-body limit, so the CLI splits what it sends to fit (absent from older servers). */
+  maxBodyBytes?: number;
 }
 
 export function serverFilePath(dataDir: string): string {
@@ -37,19 +39,28 @@ export function readServerFile(dataDir: string): ServerFile | undefined {
   return undefined;
 }
 
-/** The running server that owns `dataDir`, if there is one that answers. */
-export async function liveServer(dataDir: string): Promise<ServerFile | undefined> {
+/**
+ * The server named in `dataDir`'s server.json: `live` when it answers /healthz, `silent` when its process exists but
+ * it did not answer within `timeoutMs` (busy, or the pid now belongs to another process), `none` otherwise.
+ */
+export async function findServer(dataDir: string, timeoutMs = 3000): Promise<{ state: 'none' } | { state: 'live' | 'silent'; server: ServerFile }> {
   const f = readServerFile(dataDir);
-  if (!f) return undefined;
+  if (!f) return { state: 'none' };
   try {
     process.kill(f.pid, 0);
   } catch {
-    return undefined;
+    return { state: 'none' };
   }
   try {
-    const r = await fetch(`${f.url}/healthz`, { signal: AbortSignal.timeout(3000) });
-    return r.ok ? f : undefined;
+    const r = await fetch(`${f.url}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+    return { state: r.ok ? 'live' : 'silent', server: f };
   } catch {
-    return undefined;
+    return { state: 'silent', server: f };
   }
+}
+
+/** The running server that owns `dataDir`, if there is one that answers. */
+export async function liveServer(dataDir: string): Promise<ServerFile | undefined> {
+  const found = await findServer(dataDir);
+  return found.state === 'live' ? found.server : undefined;
 }

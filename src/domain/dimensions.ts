@@ -20,6 +20,11 @@ export const AGE_NAMES: Readonly<Record<number, string>> = {
   6: '50岁以上',
 };
 export const UNKNOWN_NAME = '未知';
+/**
+ * The device bucket of an app's names past its cap (DATACUBE_MAX_DEVICE_NAMES distinct names per app): events
+ * with a name the app has not used before count under it once the app has that many names.
+ */
+export const OVERFLOW_DEVICE_NAME = '其他';
 export const PLATFORM_OTHER = 3;
 
 /** `1` male, `2` female; `0`, "unknown" or nothing carry no information (0). `undefined` for a value that is none of these. */

@@ -89,3 +89,17 @@ export class WeChatError extends Error {
 export function isWeChatError(e: unknown): e is WeChatError {
   return e instanceof WeChatError;
 }
+
+/**
+ * 45011 with a time to wait: the server refuses this request for now (too many wrong secrets from this client or
+ * for this app, or too much work queued) and says when to try again. Answered with HTTP 429 and `Retry-After`.
+ */
+export class RetryLaterError extends WeChatError {
+  constructor(
+    detail: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('MINUTE_QUOTA', detail);
+    this.name = 'RetryLaterError';
+  }
+}

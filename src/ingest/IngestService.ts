@@ -1,7 +1,7 @@
 import type { Clock } from '../domain/clock.ts';
 import type { Store } from '../store/store.ts';
 import { defaultEnricher, type Enricher } from './enrich/Enricher.ts';
-import { prepareBatch } from './pipeline.ts';
+import { prepareBatchYielding } from './pipeline.ts';
 
 /** Where a batch came from, for the steps that fill in what the client did not send. */
 export interface IngestSource {
@@ -20,6 +20,8 @@ export interface IngestReport {
   rejected: { index: number; field: string; reason: string }[];
   /** Input indexes that were duplicates (already stored, or repeated in the batch). */
   duplicateIndexes: number[];
+  /** Stored events whose device name is past the app's cap and counts under the overflow bucket (see Store.append). */
+  deviceOverflow?: { events: number; names: number; cap: number };
 }
 
 /**
@@ -40,15 +42,19 @@ export class IngestService {
   }
 
   async ingest(appid: string, records: readonly unknown[], source: IngestSource = {}): Promise<IngestReport> {
-    const batch = prepareBatch(records, { now: this.clock.now(), enricher: this.enricher, ...source });
+    const batch = await prepareBatchYielding(records, { now: this.clock.now(), enricher: this.enricher, ...source });
     let accepted = 0;
     let duplicateIndexes: number[] = [];
+    let deviceOverflow: IngestReport['deviceOverflow'];
     if (batch.events.length > 0) {
       const r = await this.store.append(appid, batch.events);
       accepted = r.accepted;
       duplicateIndexes = r.duplicates.map((i) => batch.positions[i] ?? i);
+      deviceOverflow = r.deviceOverflow;
       if (accepted > 0) for (const l of this.listeners) l(appid);
     }
-    return { accepted, duplicates: duplicateIndexes.length, rejected: batch.rejected, duplicateIndexes };
+    const report: IngestReport = { accepted, duplicates: duplicateIndexes.length, rejected: batch.rejected, duplicateIndexes };
+    if (deviceOverflow) report.deviceOverflow = deviceOverflow;
+    return report;
   }
 }

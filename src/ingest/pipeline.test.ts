@@ -39,6 +39,33 @@ describe('ingest steps', () => {
     expect(processRecord({ ...base, time: String(ms) }, ctx).ok).toBe(true);
   });
 
+  it('checks ISO times field by field: real calendar days, hours, minutes, seconds and offsets up to ±14:00', () => {
+    const time = (t: string) => {
+      const r = processRecord({ ...base, time: t }, ctx);
+      return r.ok ? new Date(r.event.time).toISOString() : r.reason;
+    };
+    expect(time('2026-02-28T10:00:00Z')).toBe('2026-02-28T10:00:00.000Z');
+    expect(time('2024-02-29T10:00:00Z')).toBe('2024-02-29T10:00:00.000Z'); // a leap year
+    expect(time('2026-11-27T10:15:00.5+08:00')).toBe('2026-11-27T02:15:00.500Z');
+    expect(time('2026-11-27T10:15+0800')).toBe('2026-11-27T02:15:00.000Z');
+    expect(time('2026-11-27T10:15:00-12:00')).toBe('2026-11-27T22:15:00.000Z');
+    expect(time('2026-11-27T10:15:00+14:00')).toBe('2026-11-26T20:15:00.000Z');
+    for (const bad of ['2026-02-30T10:00:00Z', '2025-02-29T10:00:00Z', '2026-04-31T10:00:00Z', '2026-13-01T10:00:00Z', '2026-00-10T10:00:00Z',
+      '2026-11-00T10:00:00Z', '2026-11-27T24:00:00Z', '2026-11-27T23:60:00Z', '2026-11-27T23:59:60Z', '2026-11-27T10:00:00+14:59',
+      '2026-11-27T10:00:00+15:00', '2026-11-27T10:00:00-14:01', '2026-11-27T10:00:00+08:60']) {
+      expect(fieldOf({ ...base, time: bad }), bad).toBe('time');
+    }
+  });
+
+  it('refuses an event_id with a lone surrogate (it could not be stored as sent) and keeps other text as it will be stored', () => {
+    expect(fieldOf({ ...base, event_id: 'x\ud800' })).toBe('event_id');
+    expect(fieldOf({ ...base, event_id: '\udc00x' })).toBe('event_id');
+    const pair = processRecord({ ...base, event_id: 'x\ud83d\ude00' }, ctx);
+    expect(pair.ok && pair.event.eventId).toBe('x😀');
+    const page = processRecord({ ...base, page: 'p\ud800', brand: 'B\udfff' }, ctx);
+    expect(page.ok && [page.event.page, page.event.device]).toEqual(['p\ufffd', 'B\ufffd']);
+  });
+
   it('lets a city alone imply its province', () => {
     const r = processRecord({ ...base, city: '广州' }, ctx);
     expect(r.ok && [r.event.province, r.event.city]).toEqual([44, 4401]);

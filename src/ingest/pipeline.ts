@@ -38,3 +38,23 @@ export function prepareBatch(records: readonly unknown[], ctx: StepContext): Pre
   });
   return out;
 }
+
+/** Records validated between two turns of the event loop in `prepareBatchYielding`. */
+const RECORDS_PER_TURN = 256;
+
+/**
+ * `prepareBatch`, giving the event loop a turn every RECORDS_PER_TURN records: a large batch of one app does not
+ * hold up, for its whole validation, the requests of other apps (a portrait waiting for its next step).
+ */
+export async function prepareBatchYielding(records: readonly unknown[], ctx: StepContext): Promise<PreparedBatch> {
+  if (records.length <= RECORDS_PER_TURN) return prepareBatch(records, ctx);
+  const out: PreparedBatch = { events: [], positions: [], rejected: [] };
+  for (let start = 0; start < records.length; start += RECORDS_PER_TURN) {
+    if (start > 0) await new Promise<void>((r) => setImmediate(r));
+    const part = prepareBatch(records.slice(start, start + RECORDS_PER_TURN), ctx);
+    out.events.push(...part.events);
+    for (const p of part.positions) out.positions.push(start + p);
+    for (const r of part.rejected) out.rejected.push({ ...r, index: start + r.index });
+  }
+  return out;
+}

@@ -37,7 +37,10 @@ const OPENID = /^[A-Za-z0-9_-]{1,128}$/;
 const MAX_FUTURE_MS = 10 * 60_000;
 /** Times before 2000 are almost always epoch seconds sent as milliseconds. */
 const MIN_TIME_MS = Date.UTC(2000, 0, 1);
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+/** `2026-11-27T10:15[:00[.123]]` then `Z` or an offset `±hh[:]mm`; each field is range-checked in `parseIsoTime`. */
+const ISO_WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/i;
+/** Real UTC offsets run from −12:00 to +14:00. */
+const MAX_OFFSET_MINUTES = 14 * 60;
 const MAX_TEXT = 64;
 const MAX_PROPS_BYTES = 16_384;
 
@@ -51,7 +54,14 @@ function optionalText(input: Readonly<Record<string, unknown>>, field: string, m
   if (typeof v !== 'string') return reject(field, `${field} must be a string`);
   const t = v.trim();
   if (t.length > max) return reject(field, `${field} is longer than ${max} characters`);
-  return t === '' ? null : t;
+  // Lone surrogates become U+FFFD, as storage would turn them anyway: what is kept is what later compares equal.
+  const text = isWellFormed(t) ? t : t.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return text === '' ? null : text;
+}
+
+/** No lone UTF-16 surrogates (String.prototype.isWellFormed, written out for Node 20.0–20.x without it). */
+export function isWellFormed(s: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }
 
 function isRejection(v: unknown): v is Rejection {
@@ -69,6 +79,36 @@ export const openidStep: Step = {
   },
 };
 
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/**
+ * Epoch ms of an ISO 8601 time with an offset, checked field by field (Date.parse would take 2026-02-30 as
+ * March 2 and 24:00 as the next day): a real calendar day, hours 0–23, minutes and seconds 0–59, an offset of at
+ * most ±14:00 with minutes 0–59. A string when it is not one.
+ */
+export function parseIsoTime(text: string): number | string {
+  const m = ISO_WITH_OFFSET.exec(text);
+  if (!m) return 'time must be ISO 8601 with an offset or Z (2026-11-27T10:15:00+08:00), or epoch milliseconds';
+  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  const fraction = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return `time ${JSON.stringify(text)}: ${m[1]}-${m[2]}-${m[3]} is not a calendar day`;
+  if (hour > 23 || minute > 59 || second > 59) return `time ${JSON.stringify(text)}: the time of day is out of range`;
+  let offset = 0;
+  if (m[8] === undefined) {
+    const oh = Number(m[10]);
+    const om = Number(m[11]);
+    if (om > 59 || oh * 60 + om > MAX_OFFSET_MINUTES) return `time ${JSON.stringify(text)}: the offset must be between -14:00 and +14:00`;
+    offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const utc = new Date(0);
+  utc.setUTCFullYear(year, month - 1, day);
+  utc.setUTCHours(hour, minute, second, fraction);
+  return utc.getTime() - offset * 60_000;
+}
+
 export const timeStep: Step = {
   name: 'time',
   apply({ input, event }, { now, clockSkewMs }) {
@@ -80,11 +120,9 @@ export const timeStep: Step = {
     } else if (typeof v === 'string' && /^\d{1,16}$/.test(v)) {
       ms = Number(v);
     } else if (typeof v === 'string') {
-      if (!ISO_WITH_OFFSET.test(v.trim())) {
-        return reject('time', 'time must be ISO 8601 with an offset or Z (2026-11-27T10:15:00+08:00), or epoch milliseconds');
-      }
-      ms = Date.parse(v.trim());
-      if (Number.isNaN(ms)) return reject('time', `time ${JSON.stringify(v)} is not a real instant`);
+      const parsed = parseIsoTime(v.trim());
+      if (typeof parsed === 'string') return reject('time', parsed);
+      ms = parsed;
     } else if (!present(v)) {
       return reject('time', 'time is required');
     } else {
@@ -109,6 +147,9 @@ export const eventIdStep: Step = {
     else if (typeof v === 'number' && Number.isSafeInteger(v)) id = String(v);
     else return reject('event_id', 'event_id must be a string');
     if (id.length > 64) return reject('event_id', 'event_id is longer than 64 characters');
+    // A lone UTF-16 surrogate cannot be stored as it is (UTF-8 turns it into U+FFFD): the stored id would never
+    // equal the one sent, and a resend would be stored again.
+    if (!isWellFormed(id)) return reject('event_id', 'event_id is not valid Unicode (it has a lone surrogate)');
     event.eventId = id;
     return undefined;
   },

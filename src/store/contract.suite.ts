@@ -8,7 +8,8 @@ import { dayOf } from '../domain/day.ts';
 import { emptyEvent, type VisitEvent } from '../domain/event.ts';
 import type { Window } from '../domain/window.ts';
 import { canonical, referencePortrait } from './referencePortrait.ts';
-import type { Store } from './store.ts';
+import { OVERFLOW_DEVICE_NAME } from '../domain/dimensions.ts';
+import type { Store, StoreOptions } from './store.ts';
 
 let appCounter = 0;
 export function freshAppid(): string {
@@ -31,7 +32,11 @@ function find(counts: Awaited<ReturnType<Store['portrait']>>, dimension: string,
   return counts.find((c) => c.dimension === dimension && c.key === key);
 }
 
-export function describeStoreContract(label: string, open: () => Promise<Store>): void {
+/**
+ * `open` gives the store under test; with options, another store on the same backend (a separate file for DuckDB,
+ * the same database for ClickHouse) configured so (the test closes it).
+ */
+export function describeStoreContract(label: string, open: (opts?: StoreOptions) => Promise<Store>): void {
   describe(`Store contract: ${label}`, () => {
     let store: Store;
     beforeAll(async () => {
@@ -207,6 +212,46 @@ export function describeStoreContract(label: string, open: () => Promise<Store>)
       expect(await store.addUsage(appid, 'getUserPortrait', 100, 4)).toBe(5);
       expect(await store.getUsage(appid, 'getUserPortrait', 100)).toBe(5);
       expect(await store.getUsage(appid, 'getUserPortrait', 101)).toBe(0);
+    });
+
+    it('caps the distinct device names of an app: past the cap, new names count under the overflow bucket and the append says so', async () => {
+      const capped = await open({ maxDeviceNames: 3 });
+      try {
+        const a = freshAppid();
+        const b = freshAppid();
+        const t = BASE_MS + HOUR;
+        const dev = (openid: string, device: string, k: number) => visit({ openid, time: t + k, device });
+        // b first: its names are its own, whatever a sends later.
+        expect(await capped.append(b, [dev('b1', 'Phone B', 0), dev('b2', 'Phone C', 1)])).toEqual({ accepted: 2, duplicates: [] });
+        const r1 = await capped.append(a, [dev('a1', 'Phone A', 2), dev('a2', 'Phone B', 3), dev('a3', 'Phone A', 4)]);
+        expect(r1).toEqual({ accepted: 3, duplicates: [] });
+        // Third name fits; the fourth and fifth (and the fourth again) are past the cap.
+        const r2 = await capped.append(a, [dev('a4', 'Phone C', 5), dev('a5', 'Phone D', 6), dev('a6', 'Phone E', 7), dev('a7', 'Phone D', 8)]);
+        expect(r2).toEqual({ accepted: 4, duplicates: [], deviceOverflow: { events: 3, names: 2, cap: 3 } });
+        // Names already admitted keep counting as themselves.
+        expect(await capped.append(a, [dev('a8', 'Phone B', 9)])).toEqual({ accepted: 1, duplicates: [] });
+        const day = { begin: BASE_DAY, end: BASE_DAY };
+        const devices = (c: Awaited<ReturnType<Store['portrait']>>) =>
+          Object.fromEntries(c.filter((x) => x.dimension === 'devices').map((x) => [String(x.key), x.active]));
+        expect(devices(await capped.portrait(a, day))).toEqual({ 'Phone A': 2, 'Phone B': 2, 'Phone C': 1, [OVERFLOW_DEVICE_NAME]: 3 });
+        expect(devices(await capped.portrait(b, day))).toEqual({ 'Phone B': 1, 'Phone C': 1 });
+        // b still has room of its own.
+        expect(await capped.append(b, [dev('b3', 'Phone Z', 10)])).toEqual({ accepted: 1, duplicates: [] });
+        expect(devices(await capped.portrait(b, day))).toEqual({ 'Phone B': 1, 'Phone C': 1, 'Phone Z': 1 });
+      } finally {
+        await capped.close();
+      }
+    });
+
+    it('keeps the times of stable_token forced refreshes', async () => {
+      const appid = freshAppid();
+      expect(await store.forceRefreshTimes(appid, 0)).toEqual([]);
+      await store.addForceRefresh(appid, 1_000);
+      await store.addForceRefresh(appid, 50_000);
+      await store.addForceRefresh(appid, 20_000);
+      await store.addForceRefresh(freshAppid(), 30_000);
+      expect(await store.forceRefreshTimes(appid, 0)).toEqual([1_000, 20_000, 50_000]);
+      expect(await store.forceRefreshTimes(appid, 20_000)).toEqual([20_000, 50_000]);
     });
 
     it('exports the raw events it stored, with every field', async () => {

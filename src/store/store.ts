@@ -8,6 +8,18 @@ export interface AppendResult {
   accepted: number;
   /** Indexes (into the batch) of events whose `(appid, event_id)` was already stored, or repeated in the batch. */
   duplicates: number[];
+  /**
+   * Present when some accepted events carry a device name new to the app after the app already has as many distinct
+   * names as the store admits (DATACUBE_MAX_DEVICE_NAMES): those events count under the overflow bucket
+   * (OVERFLOW_DEVICE_NAME). `events`: how many; `names`: how many distinct names; `cap`: the limit.
+   */
+  deviceOverflow?: { events: number; names: number; cap: number };
+}
+
+/** Settings every backend takes (see src/config.ts). */
+export interface StoreOptions {
+  /** Distinct device names an app may have (DATACUBE_MAX_DEVICE_NAMES); later new names count under the overflow bucket. */
+  maxDeviceNames?: number;
 }
 
 /**
@@ -43,6 +55,11 @@ export interface Store {
   retireTokens(appid: string, kind: TokenKind, expiresAt: number, keepHash?: string): Promise<void>;
   /** The newest token of `kind` for the app that is still valid at `now`. */
   latestToken(appid: string, kind: TokenKind, now: number): Promise<TokenRecord | undefined>;
+
+  // ---- stable_token forced refreshes (their limits hold across restarts and across servers sharing a store)
+  addForceRefresh(appid: string, at: number): Promise<void>;
+  /** The times (ms) of the app's forced refreshes at or after `since`, ascending. */
+  forceRefreshTimes(appid: string, since: number): Promise<number[]>;
 
   // ---- API call counters (quota), per app, API and Shanghai day
   addUsage(appid: string, api: string, day: number, calls: number): Promise<number>;

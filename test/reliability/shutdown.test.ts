@@ -62,13 +62,17 @@ describe('graceful shutdown', () => {
     const dir = tempDir('shutdown-slow');
     try {
       const server = await startChildServer(dir, { logDir, name: 'shutdown-slow' });
+      // A valid token: the server checks it before it reads the body, then waits for the body.
+      const app = await adminCreateApp(server);
+      const token = await fetchToken(server.url, app.appid, app.secret);
       const { port } = new URL(server.url);
       const socket = net.connect(Number(port), '127.0.0.1');
       const closed = new Promise<void>((r) => socket.once('close', () => r()));
       socket.on('error', () => undefined);
+      socket.resume(); // whatever the server answers is read (a paused socket would not see the close)
       await new Promise<void>((r) => socket.once('connect', () => r()));
       // Headers and a tenth of the promised body, then nothing.
-      socket.write('POST /v1/events?access_token=x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"openid":');
+      socket.write(`POST /v1/events?access_token=${token} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"openid":`);
       await sleep(300);
       server.child.kill('SIGTERM');
       const exit = await waitExit(server, SHUTDOWN_GRACE_MS + 20_000);

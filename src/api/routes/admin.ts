@@ -4,7 +4,7 @@ import { isWeChatError } from '../../domain/errors.ts';
 import type { Services } from '../../services.ts';
 import { eventRecords, jsonObjectBody } from '../body.ts';
 import { SMALL_BODY_BYTES } from '../bodyBudget.ts';
-import { ingestAnswer } from './events.ts';
+import { ingestAnswer, logDeviceOverflow } from './events.ts';
 
 /**
  * /admin/*: how `datacube app|ingest|portrait|demo` work while a server owns the data directory. Loopback
@@ -60,7 +60,9 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
       const appid = String((req.query as Record<string, unknown>).appid ?? '');
       if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
       const { records, lineErrors } = eventRecords(req.body, req.headers['content-type']);
-      return ingestAnswer(await s.ingest.ingest(appid, records), lineErrors);
+      const report = await s.ingest.ingest(appid, records);
+      logDeviceOverflow(req, appid, report);
+      return ingestAnswer(report, lineErrors);
     } catch (err) {
       return fail(reply, err);
     }

@@ -11,6 +11,9 @@ import { registerTcbRoute } from '../tcb/index.ts';
 export async function tcbRoutes(app: FastifyInstance, s: Services): Promise<void> {
   await registerTcbRoute(app, {
     now: () => s.clock.now(),
+    async appExists(appid) {
+      return (await s.auth.getApp(appid)) !== undefined;
+    },
     async appByEnv(env) {
       const a = await s.store.getAppByEnv(env);
       if (!a) return undefined;

@@ -9,7 +9,7 @@ export async function tokenRoutes(app: FastifyInstance, s: Services): Promise<vo
   app.get('/cgi-bin/token', async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     try {
-      return await s.auth.token(q.grant_type, q.appid, q.secret);
+      return await s.auth.token(q.grant_type, q.appid, q.secret, req.ip);
     } catch (err) {
       return sendError(req, reply, err);
     }
@@ -18,7 +18,7 @@ export async function tokenRoutes(app: FastifyInstance, s: Services): Promise<vo
   app.post('/cgi-bin/stable_token', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
     try {
       const b = jsonObjectBody(req.body);
-      return await s.auth.stableToken(b.grant_type, b.appid, b.secret, b.force_refresh);
+      return await s.auth.stableToken(b.grant_type, b.appid, b.secret, b.force_refresh, req.ip);
     } catch (err) {
       return sendError(req, reply, err);
     }

@@ -36,11 +36,13 @@ import {
   encodeCommOpenApiResp,
   TcbFormatError,
 } from './proto.ts';
-import { verifyTc3 } from './signature.ts';
+import { precheckTc3, verifyTc3 } from './signature.ts';
 
 export interface TcbDeps {
   /** The app whose cloud env id is `env`, with its secret (plaintext) — undefined if none. */
   appByEnv(env: string): Promise<{ appid: string; secret: string } | undefined>;
+  /** Whether an app with this appid exists (checked before the body when the query names no env). */
+  appExists?(appid: string): Promise<boolean>;
   /** Runs one open API by name for an app; returns WeChat's JSON answer (snake_case, with errcode/errmsg on failure). */
   callOpenApi(appid: string, apiName: string, params: Record<string, unknown>): Promise<Record<string, unknown>>;
   now(): number;
@@ -54,6 +56,7 @@ export const TCB_PATH = '/tcb';
  */
 export const TCB_ERROR_CODES = {
   SYS_ERR: -501001,
+  EXCEED_CONCURRENT_REQUEST_LIMIT: -501004,
   INVALIID_ENV: -501005,
   INVALID_PARAM: -501007,
   INVALID_REQUEST_SOURCE: -501008,
@@ -216,6 +219,37 @@ async function handle(request: FastifyRequest, reply: FastifyReply, deps: TcbDep
   return sendAnswer(reply, answer);
 }
 
+/** A refusal decided before the body is read (see `authorizeTcb`). */
+export class TcbRefusal extends Error {
+  constructor(
+    readonly tcbCode: TcbErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * What the server checks before it reads (and holds) a `/tcb` body: a TC3 `Authorization` header with a fresh
+ * timestamp (precheckTc3), whose secret id is the appid of the env named in the query (the SDK always sends
+ * `?env=`), or of a known app when the query names none. The signature itself covers the form fields, so it is
+ * verified once they are read (in the handler).
+ */
+async function authorizeTcb(request: FastifyRequest, deps: TcbDeps): Promise<void> {
+  const pre = precheckTc3(request.headers, deps.now());
+  if (!pre.ok) throw new TcbRefusal('INVALID_REQUEST_SOURCE', `authentication failed: ${pre.reason}`);
+  const env = new URLSearchParams(rawQuery(request.url)).get('env') ?? '';
+  if (env !== '') {
+    const app = await deps.appByEnv(env);
+    if (!app) throw new TcbRefusal('INVALIID_ENV', `env ${echo(env)} not found`);
+    if (pre.secretId !== app.appid) throw new TcbRefusal('INVALID_REQUEST_SOURCE', `authentication failed: secretId must be the appid of env ${echo(env)}`);
+    return;
+  }
+  if (deps.appExists && !(await deps.appExists(pre.secretId))) {
+    throw new TcbRefusal('INVALID_REQUEST_SOURCE', 'authentication failed: unknown secretId');
+  }
+}
+
 /** Registers `POST /tcb` in its own encapsulated scope. */
 export async function registerTcbRoute(app: FastifyInstance, deps: TcbDeps): Promise<void> {
   await app.register(async (scope) => {
@@ -228,6 +262,11 @@ export async function registerTcbRoute(app: FastifyInstance, deps: TcbDeps): Pro
 
     // Everything that goes wrong in this scope (body parsers, limits, bugs) reaches the SDK as a TCB error.
     scope.setErrorHandler((err, request, reply) => {
+      if (err instanceof TcbRefusal) return sendTcbError(reply, err.tcbCode, err.message);
+      if ((err as { code?: unknown } | null)?.code === 'DATACUBE_BUSY') {
+        reply.header('retry-after', '1');
+        return sendTcbError(reply, 'EXCEED_CONCURRENT_REQUEST_LIMIT', 'the server is busy; retry this call');
+      }
       const code = (err as { statusCode?: unknown } | null)?.statusCode;
       const status = typeof code === 'number' ? code : 500;
       if (status >= 500) {
@@ -239,6 +278,9 @@ export async function registerTcbRoute(app: FastifyInstance, deps: TcbDeps): Pro
       return sendTcbError(reply, 'INVALID_PARAM', err instanceof Error ? err.message : 'bad request');
     });
 
-    scope.post(TCB_PATH, { bodyLimit: LIMITS.fileSize }, (request, reply) => handle(request, reply, deps));
+    // The server's body gate (src/api/bodyGate.ts) runs `authorize` before it reserves and reads the body.
+    scope.post(TCB_PATH, { bodyLimit: LIMITS.fileSize, config: { authorize: (request) => authorizeTcb(request, deps) } }, (request, reply) =>
+      handle(request, reply, deps),
+    );
   });
 }

@@ -139,6 +139,26 @@ function payloadHash(fields: Tc3Request['fields'], signedParams: string[] | unde
 }
 
 /**
+ * What can be checked of a TC3 signature before the body is read (the signature itself covers the form fields):
+ * the `Authorization` header's shape, an `X-Timestamp` within MAX_CLOCK_SKEW_MS, and the credential date matching
+ * it. Returns the secret id (for `/tcb`, the appid) the client claims to sign with.
+ */
+export function precheckTc3(headers: Tc3Request['headers'], nowMs: number): Tc3Result {
+  const authHeader = headerValue(headers, 'authorization');
+  if (!authHeader) return { ok: false, reason: 'missing Authorization header' };
+  const auth = parseAuthorization(authHeader);
+  if (!auth) return { ok: false, reason: 'malformed Authorization header (expected TC3-HMAC-SHA256 for service tcb)' };
+  const tsText = headerValue(headers, 'x-timestamp')?.trim() ?? '';
+  if (!/^\d{1,12}$/.test(tsText)) return { ok: false, reason: 'missing or malformed X-Timestamp header' };
+  const timestamp = Number(tsText);
+  if (Math.abs(timestamp * 1000 - nowMs) > MAX_CLOCK_SKEW_MS) {
+    return { ok: false, reason: 'signature expired: X-Timestamp is more than 5 minutes from server time' };
+  }
+  if (auth.date !== credentialDate(timestamp)) return { ok: false, reason: 'credential date does not match X-Timestamp' };
+  return { ok: true, secretId: auth.secretId };
+}
+
+/**
  * Verifies a request's TC3 signature. `lookupSecret` maps the `Credential` secret id to its key
  * (`undefined` refuses). Reasons never contain the secret or the expected signature.
  */

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { VisitEvent } from '../../domain/event.ts';
 import type { Services } from '../../services.ts';
+import { validateStoredEvent } from '../../ingest/index.ts';
 import type { AppRecord } from '../../store/records.ts';
 
 /**
@@ -40,21 +41,20 @@ export interface ImportResult {
   created: boolean;
   accepted: number;
   duplicates: number;
+  /** Events refused by the checks ingest makes (see validateStoredEvent); the first 100 are in `errors`. */
+  rejected: number;
+  errors: { line: number; reason: string }[];
   /** False when the app's sealed secret was made with another master key (cloud calls need the same key). */
   secretReadable: boolean;
 }
 
-const EVENT_KEYS: (keyof VisitEvent)[] = ['eventId', 'openid', 'time', 'day', 'gender', 'age', 'ageBucket', 'platform', 'platformId', 'brand', 'model', 'device', 'province', 'city', 'ip', 'type', 'page', 'scene', 'session', 'stay', 'props'];
+const MAX_ERRORS = 100;
 
-function asEvent(v: unknown, line: number): VisitEvent {
-  if (typeof v !== 'object' || v === null) throw new Error(`line ${line}: not an event`);
-  for (const k of EVENT_KEYS) if (!(k in v)) throw new Error(`line ${line}: not a datacube export event (no "${k}")`);
-  // Files exported before events kept their User-Agent have no `ua`.
-  const e = { ua: null, ...(v as Omit<VisitEvent, 'ua'> & { ua?: string | null }) } as VisitEvent;
-  if (typeof e.openid !== 'string' || typeof e.time !== 'number' || typeof e.day !== 'number') throw new Error(`line ${line}: bad event`);
-  return e;
-}
-
+/**
+ * Loads an export file. The app is created if absent (with the checks app creation makes, including that no other
+ * app has its cloud env); every event is checked as ingest checks events (validateStoredEvent) and appended
+ * unchanged if it passes, else reported with its line, like ingest reports a bad event.
+ */
 export async function importFile(s: Services, path: string, batchSize = 10_000): Promise<ImportResult> {
   const input = path === '-' ? process.stdin : createReadStream(path);
   const lines = createInterface({ input, crlfDelay: Infinity });
@@ -75,7 +75,10 @@ export async function importFile(s: Services, path: string, batchSize = 10_000):
     try {
       v = JSON.parse(text);
     } catch {
-      throw new Error(`line ${line}: not JSON`);
+      if (!result) throw new Error(`line ${line}: not JSON`);
+      result.rejected++;
+      if (result.errors.length < MAX_ERRORS) result.errors.push({ line, reason: 'not JSON' });
+      continue;
     }
     if (!result) {
       const h = v as Partial<ExportHeader>;
@@ -83,18 +86,25 @@ export async function importFile(s: Services, path: string, batchSize = 10_000):
         throw new Error(`${path} is not a datacube export (its first line must be {"datacube_export":${EXPORT_VERSION},"app":…})`);
       }
       const existing = await s.store.getApp(h.app.appid);
-      // Files exported before apps had a collect flag: collection stays on, as for every app made then.
-      if (!existing) await s.store.createApp({ ...h.app, collect: h.app.collect !== false });
+      if (!existing) await s.auth.importApp(h.app);
       result = {
         appid: h.app.appid,
         created: !existing,
         accepted: 0,
         duplicates: 0,
+        rejected: 0,
+        errors: [],
         secretReadable: s.auth.secretOf(existing ?? h.app) !== undefined,
       };
       continue;
     }
-    batch.push(asEvent(v, line));
+    const checked = validateStoredEvent(v, { now: s.clock.now() });
+    if (!checked.ok) {
+      result.rejected++;
+      if (result.errors.length < MAX_ERRORS) result.errors.push({ line, reason: `${checked.field}: ${checked.reason}` });
+      continue;
+    }
+    batch.push(checked.event);
     if (batch.length >= batchSize) await flush();
   }
   await flush();

@@ -135,7 +135,8 @@ export class CsvParser implements TextParser {
 
   private toRecord(cells: string[]): Record<string, string | number> {
     const header = this.header ?? [];
-    const record: Record<string, string | number> = {};
+    // No prototype: a column named "__proto__" (or "constructor") is a field like any other, not the object's prototype.
+    const record = Object.create(null) as Record<string, string | number>;
     for (let i = 0; i < cells.length; i++) {
       const name = header[i];
       const value = cells[i];

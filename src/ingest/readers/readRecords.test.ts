@@ -309,6 +309,15 @@ describe('CSV', () => {
     ]);
   });
 
+  it('keeps a column named __proto__ as a field (it is not taken as the record’s prototype)', async () => {
+    const items = await read(file('proto.csv', 'openid,__proto__,constructor\nu1,x,y\n'));
+    expect(items).toHaveLength(1);
+    const record = (items[0] as { record: Record<string, unknown> }).record;
+    expect(Object.keys(record)).toEqual(['openid', '__proto__', 'constructor']);
+    expect(record['__proto__']).toBe('x');
+    expect(JSON.parse(JSON.stringify(record))).toEqual(JSON.parse('{"openid":"u1","__proto__":"x","constructor":"y"}'));
+  });
+
   it('ignores a BOM before the header and stops on a duplicate column name', async () => {
     expect(await read(file('bom.csv', '\ufeffopenid,gender\nu1,2\n'))).toEqual([{ line: 2, record: { openid: 'u1', gender: 2 } }]);
     expect(await read(file('dup.csv', 'openid,age,openid\nu1,2,u2\n'))).toEqual([

@@ -17,7 +17,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
   const url = freshDatabaseUrl(baseUrl);
   afterAll(() => dropDatabase(url));
 
-  describeStoreContract('ClickHouse single server', () => openClickHouseStore(url));
+  describeStoreContract('ClickHouse single server', (opts) => openClickHouseStore(url, opts));
 
   registerScenarios(() => url);
 
@@ -93,6 +93,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
       expect(rows.map((r) => [r.version, Number(r.n)])).toEqual([
         [1, 1],
         [2, 1],
+        [10, 1],
         [11, 1],
         [15, 1],
       ]);

@@ -3,9 +3,10 @@ import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
 import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
 import { Serial } from '../serial.ts';
-import type { AppendResult, Store } from '../store.ts';
+import type { AppendResult, Store, StoreOptions } from '../store.ts';
 import { type Connection, type ConnectionOptions, HttpConnection } from './connection.ts';
 import { derivedCounts, rebuildChain } from './derive.ts';
+import { DeviceCap } from './devices.ts';
 import { appendEvents, countEvents, type EventsOptions, exportEvents, MonotonicMicros } from './events.ts';
 import * as meta from './meta.ts';
 import { Leases, type LeaseOptions } from './lease.ts';
@@ -13,7 +14,10 @@ import { migrate } from './migrate.ts';
 import { portraitCounts } from './portrait.ts';
 import { parseClickHouseUrl } from './url.ts';
 
-export interface ClickHouseStoreOptions extends ConnectionOptions, EventsOptions {
+/** Distinct device names an app may have unless configured (DATACUBE_MAX_DEVICE_NAMES). */
+const DEFAULT_MAX_DEVICE_NAMES = 20_000;
+
+export interface ClickHouseStoreOptions extends ConnectionOptions, EventsOptions, StoreOptions {
   /** Create the database and apply pending migrations on open (default true). */
   migrate?: boolean;
   /** Writer leases (lease.ts): TTL, linger, how long to wait for another server. */
@@ -52,12 +56,14 @@ export class ClickHouseStore implements Store {
   private readonly leases: Leases;
   /** Apps whose last append from this process failed part-way: checked before their next append. */
   private readonly dirty = new Set<string>();
+  private readonly devices: DeviceCap;
 
   private constructor(
     readonly connection: Connection,
     private readonly opts: ClickHouseStoreOptions,
   ) {
     this.leases = new Leases(connection, { ttlMs: connection.target.leaseTtlMs, ...opts.lease }, (appid, keepAlive) => this.repair(appid, keepAlive));
+    this.devices = new DeviceCap(Math.max(1, opts.maxDeviceNames ?? DEFAULT_MAX_DEVICE_NAMES));
   }
 
   static async open(url: string, opts: ClickHouseStoreOptions = {}): Promise<ClickHouseStore> {
@@ -103,7 +109,7 @@ export class ClickHouseStore implements Store {
         this.leases.run(appid, async (keepAlive) => {
           if (this.dirty.has(appid)) await this.repair(appid, keepAlive);
           try {
-            return await appendEvents(c, this.clock, appid, events, this.opts);
+            return await appendEvents(c, this.clock, appid, events, this.opts, (skipped) => this.devices.apply(c, appid, events, skipped));
           } catch (e) {
             this.dirty.add(appid);
             throw e;
@@ -153,6 +159,15 @@ export class ClickHouseStore implements Store {
   }
   latestToken(appid: string, kind: TokenKind, now: number): Promise<TokenRecord | undefined> {
     return this.op((c) => meta.latestToken(c, appid, kind, now));
+  }
+
+  // ---- stable_token forced refreshes
+
+  addForceRefresh(appid: string, at: number): Promise<void> {
+    return this.op((c) => meta.addForceRefresh(c, appid, at));
+  }
+  forceRefreshTimes(appid: string, since: number): Promise<number[]> {
+    return this.op((c) => meta.forceRefreshTimes(c, appid, since));
   }
 
   // ---- usage

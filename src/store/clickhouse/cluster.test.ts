@@ -22,7 +22,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE_CLUSTER', 'ClickHouse store (tw
     expect(parseClickHouseUrl(url).cluster).toBeTruthy();
   });
 
-  describeStoreContract('ClickHouse cluster', () => openClickHouseStore(url));
+  describeStoreContract('ClickHouse cluster', (opts) => openClickHouseStore(url, opts));
 
   registerScenarios(() => url);
 

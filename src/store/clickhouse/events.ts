@@ -155,6 +155,8 @@ export async function appendEvents(
   appid: string,
   events: readonly VisitEvent[],
   opts: EventsOptions = {},
+  /** Last changes before the rows are built (the device cap, see devices.ts), told which input indexes are duplicates. */
+  prepare?: (skipped: ReadonlySet<number>) => Promise<{ events: readonly VisitEvent[]; overflow?: AppendResult['deviceOverflow'] }>,
 ): Promise<AppendResult> {
   events.forEach(checkEvent);
   const duplicates: number[] = [];
@@ -174,9 +176,10 @@ export async function appendEvents(
   }
   const skip = new Set(duplicates);
   const accepted = events.length - skip.size;
+  const prepared = prepare ? await prepare(skip) : { events };
   let seq = seqs.take(Math.max(1, accepted));
   const rows: JsonRow[] = [];
-  events.forEach((e, i) => {
+  prepared.events.forEach((e, i) => {
     if (!skip.has(i)) rows.push(toRow(appid, seq++, e));
   });
   const size = Math.max(1, opts.insertBatchRows ?? 100_000);
@@ -184,9 +187,9 @@ export async function appendEvents(
   await deriveEvents(
     c,
     appid,
-    events.filter((_, i) => !skip.has(i)),
+    prepared.events.filter((_, i) => !skip.has(i)),
   );
-  return { accepted, duplicates };
+  return prepared.overflow ? { accepted, duplicates, deviceOverflow: prepared.overflow } : { accepted, duplicates };
 }
 
 export async function countEvents(c: Connection, appid: string): Promise<number> {

@@ -177,3 +177,17 @@ export async function addUsage(c: Connection, appid: string, api: string, day: n
   await c.insert('usage', [{ appid, api, day: isoDay(date(day).day), calls }]);
   return getUsage(c, appid, api, day);
 }
+
+// ---- stable_token forced refreshes
+
+export async function addForceRefresh(c: Connection, appid: string, at: number): Promise<void> {
+  if (!Number.isSafeInteger(at)) throw new RangeError(`at must be an integer, got ${String(at)}`);
+  await c.insert('force_refreshes', [{ appid, refreshed_at: at }]);
+}
+
+export async function forceRefreshTimes(c: Connection, appid: string, since: number): Promise<number[]> {
+  const rows = await c.rows<{ t: string }>(
+    sql`SELECT refreshed_at AS t FROM ${c.table('force_refreshes')} WHERE appid = ${appid} AND refreshed_at >= ${since} ORDER BY refreshed_at`,
+  );
+  return rows.map((r) => Number(r.t));
+}

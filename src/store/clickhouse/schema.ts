@@ -24,6 +24,8 @@ import { ident, type Sql, sql } from './sql.ts';
  * - `apps`, `tokens`: ReplacingMergeTree(version); a change is a new row with a higher version and reads take
  *   argMax(…, version), so any number of datacube servers in front of the same ClickHouse agree without FINAL.
  * - `usage`: SummingMergeTree(calls); adding is inserting a row, reading is sum(calls).
+ * - `app_devices` (migration 3): the device names each app has used, at most DATACUBE_MAX_DEVICE_NAMES per app.
+ * - `force_refreshes` (migration 3): the time of each stable_token forced refresh.
  * In cluster mode the small tables are sharded too (by appid, token hash, usage key), so every server of the
  * cluster sees the same apps, tokens and counters, and no server is special.
  * - `shards` (cluster mode only): Distributed over `system.one`, one row per shard, used to run a query once on
@@ -218,6 +220,17 @@ export const MIGRATIONS: readonly Migration[] = [
         sql`(appid String, api String, day Date, calls Int64) ENGINE = SummingMergeTree(calls) ORDER BY (appid, api, day)`,
         sql`cityHash64(appid, api, day)`,
       ),
+    ],
+  },
+  {
+    // Numbered after its issue (10), as 11 and 15 are.
+    version: 10,
+    name: 'per-app device names (for the cap) and stable_token forced refreshes',
+    statements: (c) => [
+      // The device names each app has used, for the per-app cap (DATACUBE_MAX_DEVICE_NAMES, see devices.ts).
+      ...createTable(c, 'app_devices', sql`(appid String, name String) ENGINE = ReplacingMergeTree() ORDER BY (appid, name)`, sql`cityHash64(appid)`),
+      // When each app's stable_token was force-refreshed (limits: 20 a day, 30 s apart).
+      ...createTable(c, 'force_refreshes', sql`(appid String, refreshed_at Int64) ENGINE = MergeTree() ORDER BY (appid, refreshed_at)`, sql`cityHash64(appid)`),
     ],
   },
   {

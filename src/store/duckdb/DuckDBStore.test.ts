@@ -13,7 +13,8 @@ import { MIGRATIONS } from './schema.ts';
 const dir = mkdtempSync(join(tmpdir(), 'datacube-duckdb-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeStoreContract('DuckDB', () => DuckDBStore.create(join(dir, 'contract.duckdb')));
+let opened = 0;
+describeStoreContract('DuckDB', (opts) => DuckDBStore.create(join(dir, opts ? `contract-${++opened}.duckdb` : 'contract.duckdb'), opts));
 
 describe('DuckDB file', () => {
   it('keeps events, derived state and apps across a close and reopen', async () => {
@@ -34,13 +35,12 @@ describe('DuckDB file', () => {
 });
 
 /** A small deterministic event set: 12 users over 40 days, values that change, some unknown, most with an id. */
-function oldEvents(): VisitEvent[] {
-  let x = 12345;
+function oldEvents(seed = 12345, devices = [null, 'OPPO R9', 'Apple iPhone 13', 'Xiaomi 13']): VisitEvent[] {
+  let x = seed;
   const rnd = (n: number) => {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     return (x >>> 8) % n;
   };
-  const devices = [null, 'OPPO R9', 'Apple iPhone 13', 'Xiaomi 13'];
   return Array.from({ length: 300 }, (_, i) =>
     visit({
       openid: `u${rnd(12)}`,
@@ -60,26 +60,31 @@ describe('DuckDB file written by an older version', () => {
   it('is migrated on open: same portraits, same duplicate checks, and pending events are folded in', async () => {
     const path = join(dir, 'version1.duckdb');
     const appid = freshAppid();
+    const other = freshAppid();
     const events = oldEvents();
+    // A second app, sharing some device names (the shared dictionary of version 1 numbered them once for both).
+    const otherEvents = oldEvents(777, ['Huawei P60', null, 'Xiaomi 13', 'OPPO R9']);
+    const stored = events.flatMap((e, i) => [[appid, e], [other, otherEvents[i]]] as [string, VisitEvent | undefined][]);
     // The file as version 1 left it: events, and derived tables with one row of own values per user and day,
-    // folded up to the 250th event (the rest still pending).
+    // folded up to the 500th event (the rest still pending).
     const inst = await DuckDBInstance.create(path);
     const c = await inst.connect();
     await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
     await c.run(MIGRATIONS[0] ?? '');
     await c.run('INSERT INTO schema_migrations VALUES (1, 0)');
-    for (const [i, e] of events.entries()) {
+    for (const [i, [app, e]] of stored.entries()) {
+      if (!e) continue;
       await c.run(
         `INSERT INTO events (seq, appid, event_id, openid, time, day, gender, age, age_bucket, platform, platform_id, brand, model,
            device, province, city, ip, type, page, scene, session, stay, props, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, NULL, $9, NULL, NULL, $10, $11, $12, NULL, 'visit', NULL, NULL, NULL, NULL, NULL, 0)`,
-        [BigInt(i + 1), appid, e.eventId, e.openid, BigInt(e.time), e.day, e.gender, e.ageBucket, e.platformId, e.device, e.province, e.city],
+        [BigInt(i + 1), app, e.eventId, e.openid, BigInt(e.time), e.day, e.gender, e.ageBucket, e.platformId, e.device, e.province, e.city],
       );
     }
-    const folded = 250;
+    const folded = 500;
     const B = VALUE_BITS;
     await c.run(`INSERT INTO devices SELECT row_number() OVER (ORDER BY name), name FROM (SELECT DISTINCT device AS name FROM events WHERE seq <= ${folded} AND device IS NOT NULL)`);
-    await c.run(`INSERT INTO users SELECT appid, openid, row_number() OVER (ORDER BY openid), min(day) FROM events WHERE seq <= ${folded} GROUP BY appid, openid`);
+    await c.run(`INSERT INTO users SELECT appid, openid, row_number() OVER (ORDER BY appid DESC, openid), min(day) FROM events WHERE seq <= ${folded} GROUP BY appid, openid`);
     await c.run(
       `INSERT INTO user_days
        SELECT e.appid, u.uid, e.day, e.day = u.first_day,
@@ -101,7 +106,14 @@ describe('DuckDB file written by an older version', () => {
       for (const [begin, len] of [[BASE_DAY, 30], [BASE_DAY + 10, 30], [BASE_DAY + 20, 7], [BASE_DAY + 33, 7], [BASE_DAY + 5, 1], [BASE_DAY + 39, 1]] as const) {
         const w = { begin, end: begin + len - 1 };
         expect(canonical(await s.portrait(appid, w)), JSON.stringify(w)).toEqual(canonical(referencePortrait(events, w)));
+        expect(canonical(await s.portrait(other, w)), JSON.stringify(w)).toEqual(canonical(referencePortrait(otherEvents, w)));
       }
+      // Each app has its own device dictionary now, numbered from 1.
+      const c2 = await s.connect();
+      const dict = (await c2.runAndReadAll('SELECT n.appid, d.id, d.name FROM app_devices d JOIN app_numbers n ON n.app = d.app ORDER BY 1, 2')).getRows();
+      c2.closeSync();
+      expect(dict.filter((r) => r[0] === other).map((r) => r[1])).toEqual([1, 2, 3]);
+      expect(dict.filter((r) => r[0] === appid).map((r) => r[1])).toEqual([1, 2, 3]);
       const again = events.filter((e) => e.eventId !== null).slice(0, 3);
       const r = await s.append(appid, [...again, visit({ openid: 'new', time: BASE_MS + 5, eventId: 'brand-new' })]);
       expect(r).toEqual({ accepted: 1, duplicates: [0, 1, 2] });

@@ -6,11 +6,14 @@ import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
 import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
 import { Serial } from '../serial.ts';
-import type { AppendResult, Store } from '../store.ts';
+import type { AppendResult, Store, StoreOptions } from '../store.ts';
 import { appendEvents, type AppendRequest, loadEventIdFilter } from './appendEvents.ts';
+import { admitDevices, type Admission } from '../deviceCap.ts';
+import { DeviceDictionaries } from './deviceDictionary.ts';
 import type { EventIdFilter } from './eventIdFilter.ts';
 import { derivePending } from './derive.ts';
-import { portraitCounts } from './portraitQuery.ts';
+import { DeriveQueue, type DeriveStep } from './deriveQueue.ts';
+import { DeviceNames, portraitCounts } from './portraitQuery.ts';
 import { MIGRATIONS } from './schema.ts';
 
 type Row = Record<string, DuckDBValue>;
@@ -41,9 +44,9 @@ function appFromRow(r: Row): AppRecord {
     secretHash: str(r.secret_hash),
     secretSealed: str(r.secret_sealed),
     env: str(r.env),
+    collect: r.collect !== false,
     dailyQuota: num(r.daily_quota),
     createdAt: num(r.created_at),
-    collect: r.collect !== false,
   };
 }
 
@@ -58,32 +61,71 @@ function tokenFromRow(r: Row): TokenRecord {
   };
 }
 
+/** Options of the embedded store (the server passes its configuration; see src/config.ts). */
+export interface DuckDBStoreOptions extends StoreOptions {
+  /** Reader connections for queries (default 3). */
+  readers?: number;
+  /** DuckDB's buffer pool (default 512MB). */
+  memoryLimit?: string;
+  /**
+   * Events of one app appended but not yet derived before that app's next append waits for its derive (default
+   * 100,000). Bounds how long the app's own portrait can wait for its own backlog.
+   */
+  maxDeriveBacklog?: number;
+  /** Most events one derive step folds in (default 50,000): bounds how long another app's step can delay a portrait. */
+  deriveChunkEvents?: number;
+}
+
+export const DEFAULT_MAX_DEVICE_NAMES = 20_000;
+export const DEFAULT_MAX_DERIVE_BACKLOG = 100_000;
+/** Largest cap on device names: ids must stay below the overflow id (OVERFLOW_DEVICE_ID, 2^20 − 1). */
+export const MAX_DEVICE_NAMES_LIMIT = 1_000_000;
+const DEFAULT_DERIVE_CHUNK = 50_000;
+/** After a failed derive step, the app is tried again this much later (sooner if someone asks for its portrait). */
+const DERIVE_RETRY_MS = 5_000;
+/** Longest a derive step waits for running portrait queries to finish before it starts anyway. */
+const PORTRAIT_PRIORITY_MS = 1_000;
+
 /**
  * The embedded store: one DuckDB file. One process owns the file; inside it, one writer connection does all
  * writes one at a time (appends, apps, tokens, usage), one deriving connection folds stored events into the derived
  * tables beside it (see `derive`), and a few reader connections answer queries concurrently.
+ *
+ * Apps are isolated by construction: everything open-ended in the derived tables (users, device names) is numbered
+ * per app, with at most `maxDeviceNames` device names per app, and each app is derived on its own (see
+ * DeriveQueue), so no volume of one app's input changes another app's answers or makes its portraits wait.
  */
 export class DuckDBStore implements Store {
   readonly backend = 'duckdb' as const;
   private readonly writes = new Serial();
-  private readonly derives = new Serial();
   private nextSeq = 1;
-  private lastDerived = 0;
   private closed = false;
+  private closing = false;
   private deriveTimer: NodeJS.Timeout | undefined;
+  private deriveLoop: Promise<void> | undefined;
   private readerTurn = 0;
   /** appid → its number in the derived tables; numbers are never reassigned. */
   private readonly appNumbers = new Map<string, number>();
+  private nextApp = 1;
+  /** Each app's largest uid so far (read when the app is first derived). */
+  private readonly maxUids = new Map<number, number>();
+  private readonly queue: DeriveQueue;
+  /** Portrait queries running now; derive steps wait for them (see runDeriveLoop). */
+  private portraitsRunning = 0;
+  private readonly portraitsDone: (() => void)[] = [];
+  private readonly dictionaries = new DeviceDictionaries();
+  private readonly maxDeviceNames: number;
+  private readonly maxDeriveBacklog: number;
   /** Every stored (appid, event_id), approximately: see EventIdFilter. Filled by the first append. */
   private eventIds: EventIdFilter | undefined;
-  /** Device id → name, as read so far; ids are never renamed. */
-  private readonly deviceNames = new Map<number, string>();
   /** Batches waiting for the next group commit, oldest first. */
   private readonly waitingAppends: WaitingAppend[] = [];
   /** Appended batches and the commits that stored them (batches ÷ commits = batches per shared commit). */
   private readonly stats = { batches: 0, commits: 0 };
   /** Whether a group commit is queued on the writer (it will take every batch waiting by then). */
   private commitScheduled = false;
+  /** Device names by (app, id), as read so far; ids are never renamed. */
+  private readonly deviceNames = new DeviceNames();
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -91,7 +133,12 @@ export class DuckDBStore implements Store {
     private readonly deriver: DuckDBConnection,
     private readonly readers: { conn: DuckDBConnection; serial: Serial }[],
     readonly path: string,
-  ) {}
+    opts: DuckDBStoreOptions,
+  ) {
+    this.maxDeviceNames = Math.min(MAX_DEVICE_NAMES_LIMIT, Math.max(1, opts.maxDeviceNames ?? DEFAULT_MAX_DEVICE_NAMES));
+    this.maxDeriveBacklog = Math.max(1, opts.maxDeriveBacklog ?? DEFAULT_MAX_DERIVE_BACKLOG);
+    this.queue = new DeriveQueue(Math.max(1, opts.deriveChunkEvents ?? DEFAULT_DERIVE_CHUNK));
+  }
 
   /**
    * Opens (creating if needed) the DuckDB file at `path` and brings its schema up to date.
@@ -101,16 +148,17 @@ export class DuckDBStore implements Store {
    * `checkpoint_threshold` 64 MB (DuckDB's is 16 MB): fewer, larger checkpoints make appends about a third
    * cheaper; the write-ahead log replayed after a crash is at most that large.
    */
-  static async create(path: string, opts: { readers?: number; memoryLimit?: string } = {}): Promise<DuckDBStore> {
+  static async create(path: string, opts: DuckDBStoreOptions = {}): Promise<DuckDBStore> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const instance = await DuckDBInstance.create(path, { checkpoint_threshold: '64MB', memory_limit: opts.memoryLimit ?? '512MB' });
     const writer = await instance.connect();
     const deriver = await instance.connect();
     const readers = [];
     for (let i = 0; i < (opts.readers ?? 3); i++) readers.push({ conn: await instance.connect(), serial: new Serial() });
-    const store = new DuckDBStore(instance, writer, deriver, readers, path);
+    const store = new DuckDBStore(instance, writer, deriver, readers, path, opts);
     await store.migrate();
     await store.loadCounters();
+    if (store.queue.hasPending()) store.kickDerive(0);
     return store;
   }
 
@@ -131,13 +179,35 @@ export class DuckDBStore implements Store {
     }
   }
 
+  /** Sequence and app numbers, and each app's derive progress and pending events (from before a restart). */
   private async loadCounters(): Promise<void> {
-    const r = await this.writer.runAndReadAll(
-      'SELECT (SELECT coalesce(max(seq), 0) FROM events) AS s, (SELECT last_seq FROM derive_state WHERE id = 1) AS d',
-    );
-    const row = r.getRowObjects()[0];
-    this.nextSeq = num(row?.s) + 1;
-    this.lastDerived = num(row?.d);
+    const rows = async (sql: string) => (await this.writer.runAndReadAll(sql)).getRowObjects();
+    this.nextSeq = num((await rows('SELECT coalesce(max(seq), 0) AS s FROM events'))[0]?.s) + 1;
+    const apps = await rows('SELECT n.appid, n.app, d.last_seq FROM app_numbers n LEFT JOIN app_derive d ON d.app = n.app');
+    let lowest = Infinity;
+    for (const r of apps) {
+      const app = num(r.app);
+      this.appNumbers.set(str(r.appid), app);
+      this.nextApp = Math.max(this.nextApp, app + 1);
+      lowest = Math.min(lowest, r.last_seq === null ? 0 : num(r.last_seq));
+    }
+    const pending = new Map<string, { end: number; count: number }>();
+    if (apps.length > 0 && lowest < this.nextSeq - 1) {
+      const r = await rows(
+        `SELECT e.appid, count(*) AS n, max(e.seq) AS m FROM events e
+         JOIN (SELECT n.appid, coalesce(d.last_seq, 0) AS last FROM app_numbers n LEFT JOIN app_derive d ON d.app = n.app) x
+           ON x.appid = e.appid
+         WHERE e.seq > ${lowest} AND e.seq > x.last GROUP BY e.appid`,
+      );
+      for (const p of r) pending.set(str(p.appid), { end: num(p.m), count: num(p.n) });
+    }
+    for (const r of apps) {
+      const appid = str(r.appid);
+      this.queue.add(
+        { appid, app: num(r.app), derived: r.last_seq === null ? 0 : num(r.last_seq), hasProgressRow: r.last_seq !== null },
+        pending.get(appid),
+      );
+    }
   }
 
   /**
@@ -171,9 +241,18 @@ export class DuckDBStore implements Store {
   /**
    * Stores a batch; resolves once it is durable. Batches that arrive while the writer is busy wait together and are
    * committed together (see `commitWaiting`), so concurrent requests share one COMMIT instead of queueing one each.
+   * An app whose derive lags more than `maxDeriveBacklog` events behind waits for it first (outside the write queue,
+   * so other apps' appends go on): that bounds how long the app's own portrait can wait for its backlog.
    */
-  append(appid: string, events: readonly VisitEvent[]): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new Error('the store is closed'));
+  async append(appid: string, events: readonly VisitEvent[]): Promise<AppendResult> {
+    if (this.closed) throw new Error('the store is closed');
+    const progress = this.queue.get(appid);
+    if (progress && progress.pending > this.maxDeriveBacklog) {
+      const caughtUp = this.queue.untilBacklog(appid, this.maxDeriveBacklog);
+      this.kickDerive(0);
+      await caughtUp;
+    }
+    if (this.closed) throw new Error('the store is closed');
     return new Promise<AppendResult>((resolve, reject) => {
       this.waitingAppends.push({ appid, events, resolve, reject });
       if (!this.commitScheduled) {
@@ -208,12 +287,9 @@ export class DuckDBStore implements Store {
     this.eventIds ??= await loadEventIdFilter(this.writer);
     let accepted = 0;
     try {
-      const results = await appendEvents(this.writer, group, this.nextSeq, this.eventIds);
-      this.stats.commits++;
-      this.stats.batches += group.length;
+      const results = await this.storeGroup(group);
       group.forEach((g, i) => {
         const r = results[i] ?? { accepted: 0, duplicates: [] };
-        this.nextSeq += r.accepted;
         accepted += r.accepted;
         g.resolve(r);
       });
@@ -223,10 +299,7 @@ export class DuckDBStore implements Store {
       } else {
         for (const g of group) {
           try {
-            const [r = { accepted: 0, duplicates: [] }] = await appendEvents(this.writer, [g], this.nextSeq, this.eventIds);
-            this.stats.commits++;
-            this.stats.batches++;
-            this.nextSeq += r.accepted;
+            const [r = { accepted: 0, duplicates: [] }] = await this.storeGroup([g]);
             accepted += r.accepted;
             g.resolve(r);
           } catch (alone) {
@@ -235,7 +308,84 @@ export class DuckDBStore implements Store {
         }
       }
     }
-    if (accepted > 0) this.scheduleDerive();
+    if (accepted > 0) this.kickDerive(250);
+  }
+
+  /**
+   * One transaction for a group of batches (on the writer): the events, the app numbers of apps new here, and the
+   * device names each app's dictionary admits (at most `maxDeviceNames` per app, in the group's order). Once
+   * committed, the in-memory counters follow and each batch's events are queued for derive.
+   */
+  private async storeGroup(group: readonly AppendRequest[]): Promise<AppendResult[]> {
+    const firstSeq = this.nextSeq;
+    const newApps = new Map<string, number>();
+    const admissions: (Admission | undefined)[] = [];
+    const admitted: { app: number; names: { id: number; name: string }[] }[] = [];
+    const eventIds = this.eventIds;
+    if (!eventIds) throw new Error('the event id filter is not loaded');
+    let results: AppendResult[];
+    try {
+      results = await appendEvents(this.writer, group, firstSeq, eventIds, async (c, skipped) => {
+        // Names admitted by earlier batches of this group, per app (not yet in the dictionaries).
+        const fresh = new Map<number, { ids: Map<string, number>; next: number }>();
+        for (const [k, g] of group.entries()) {
+          let app = this.appNumbers.get(g.appid) ?? newApps.get(g.appid);
+          if (app === undefined) {
+            app = this.nextApp + newApps.size;
+            newApps.set(g.appid, app);
+            await c.run('INSERT INTO app_numbers VALUES ($1, $2)', [g.appid, app]);
+          }
+          const skip = skipped[k] ?? new Set<number>();
+          if (!g.events.some((e, i) => e.device !== null && !skip.has(i))) {
+            admissions.push(undefined);
+            continue;
+          }
+          const dict = await this.dictionaries.get(c, app);
+          let f = fresh.get(app);
+          if (!f) fresh.set(app, (f = { ids: new Map(), next: dict.maxId + 1 }));
+          const pending = f;
+          const a = admitDevices((name) => dict.ids.has(name) || pending.ids.has(name), dict.ids.size + pending.ids.size, g.events, skip, this.maxDeviceNames);
+          admissions.push(a);
+          if (a.admitted.length === 0) continue;
+          const names = a.admitted.map((name) => ({ id: pending.next++, name }));
+          for (const x of names) pending.ids.set(x.name, x.id);
+          admitted.push({ app, names });
+          const ap = await c.createAppender('app_devices');
+          for (const d of names) {
+            ap.appendInteger(app);
+            ap.appendInteger(d.id);
+            ap.appendVarchar(d.name);
+            ap.endRow();
+          }
+          ap.flushSync();
+          ap.closeSync();
+        }
+      });
+    } catch (e) {
+      for (const g of group) {
+        const app = this.appNumbers.get(g.appid);
+        if (app !== undefined) this.dictionaries.forget(app);
+      }
+      throw e;
+    }
+    this.stats.commits++;
+    this.stats.batches += group.length;
+    for (const [appid, app] of newApps) this.appNumbers.set(appid, app);
+    this.nextApp += newApps.size;
+    for (const a of admitted) this.dictionaries.apply(a.app, a.names);
+    let seq = firstSeq;
+    group.forEach((g, k) => {
+      const r = results[k] ?? { accepted: 0, duplicates: [] };
+      if (newApps.has(g.appid) && !this.queue.get(g.appid)) {
+        this.queue.add({ appid: g.appid, app: newApps.get(g.appid) ?? 0, derived: seq - 1, hasProgressRow: false });
+      }
+      if (r.accepted > 0) this.queue.appended(g.appid, seq + r.accepted - 1, r.accepted);
+      seq += r.accepted;
+      const a = admissions[k];
+      if (a && a.overflow.size > 0) r.deviceOverflow = { events: a.overflow.size, names: a.overflowNames, cap: this.maxDeviceNames };
+    });
+    this.nextSeq = seq;
+    return results;
   }
 
   /** How many batches `append` stored, in how many commits, since the store was opened. */
@@ -250,35 +400,100 @@ export class DuckDBStore implements Store {
     for (const w of waiting) w.reject(e);
   }
 
-  /** Folds new events into the derived tables soon, so a later portrait has little left to do. */
-  private scheduleDerive(): void {
-    if (this.deriveTimer || this.closed) return;
-    this.deriveTimer = setTimeout(() => {
-      this.deriveTimer = undefined;
-      this.derive().catch(() => undefined);
-    }, 250);
-    this.deriveTimer.unref();
-  }
-
   /**
-   * Brings the derived tables up to date with every event stored so far. Runs on its own connection, one derive at a
-   * time, beside the writer: it writes only derived tables and reads only committed events, so appends do not wait
-   * for it (nor it for them).
+   * Starts the derive loop, now or after `delayMs` (appends wait a little, so that one step folds several batches
+   * in; a portrait or a held-back append asks for it at once).
    */
-  async derive(): Promise<void> {
-    if (this.lastDerived >= this.nextSeq - 1) return;
-    if (this.closed) throw new Error('the store is closed');
-    await this.derives.run(async () => {
-      const upto = this.nextSeq - 1;
-      if (this.lastDerived >= upto) return;
-      await derivePending(this.deriver, this.lastDerived, upto);
-      this.lastDerived = upto;
+  private kickDerive(delayMs: number): void {
+    if (this.closed || this.deriveLoop) return;
+    if (delayMs > 0) {
+      if (this.deriveTimer) return;
+      this.deriveTimer = setTimeout(() => {
+        this.deriveTimer = undefined;
+        this.kickDerive(0);
+      }, delayMs);
+      this.deriveTimer.unref();
+      return;
+    }
+    if (this.deriveTimer) clearTimeout(this.deriveTimer);
+    this.deriveTimer = undefined;
+    this.deriveLoop = this.runDeriveLoop().finally(() => {
+      this.deriveLoop = undefined;
+      const retry = this.queue.nextRetry();
+      if (retry !== undefined && !this.closed) this.kickDerive(Math.max(1, retry - Date.now()));
     });
   }
 
+  /**
+   * Runs derive steps, one at a time on the deriving connection, until nothing is pending. A step does not start
+   * while portrait queries run (they are short; it waits at most PORTRAIT_PRIORITY_MS), so that the CPU a portrait
+   * needs is not taken by another app's backlog.
+   */
+  private async runDeriveLoop(): Promise<void> {
+    for (;;) {
+      const step = this.queue.next(Date.now());
+      if (!step || this.closed) return;
+      if (this.portraitsRunning > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, PORTRAIT_PRIORITY_MS);
+          function done(): void {
+            clearTimeout(timer);
+            resolve();
+          }
+          this.portraitsDone.push(done);
+        });
+      }
+      await this.deriveStep(step);
+    }
+  }
+
+  private async deriveStep(step: DeriveStep): Promise<void> {
+    const { app, appid, hasProgressRow } = step.progress;
+    try {
+      let maxUid = this.maxUids.get(app);
+      if (maxUid === undefined) {
+        const r = await this.deriver.runAndReadAll('SELECT coalesce(max(uid), 0) AS m FROM users WHERE app = $1', [app]);
+        maxUid = num(r.getRowObjects()[0]?.m);
+      }
+      const after = await derivePending(this.deriver, { appid, app, after: step.after, upto: step.upto, maxUid, hasProgressRow });
+      this.maxUids.set(app, after);
+      this.queue.done(step);
+    } catch (e) {
+      this.maxUids.delete(app);
+      this.queue.failed(step, e, Date.now() + DERIVE_RETRY_MS);
+    }
+  }
+
+  /**
+   * Brings the derived tables up to date with every event stored so far (the store does this by itself in the
+   * background; a portrait waits only for its own app). Rejects if an app's events cannot be derived.
+   */
+  async derive(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const appid of this.appNumbers.keys()) waits.push(this.queue.until(appid, this.queue.appendedUpto(appid)));
+    this.kickDerive(0);
+    await Promise.all(waits);
+  }
+
+  /** Events of the app stored but not yet folded into the derived tables (for stats and tests). */
+  pendingEvents(appid: string): number {
+    return this.queue.get(appid)?.pending ?? 0;
+  }
+
   async portrait(appid: string, window: Window): Promise<PortraitCount[]> {
-    await this.derive();
-    return this.read((conn) => portraitCounts(conn, appid, window, this.appNumbers, this.deviceNames));
+    if (this.closed) throw new Error('the store is closed');
+    const app = this.appNumbers.get(appid);
+    if (app === undefined) return [];
+    // Only this app's events appended so far need to be in: other apps' backlogs are not waited for.
+    const ready = this.queue.until(appid, this.queue.appendedUpto(appid));
+    this.kickDerive(0);
+    await ready;
+    this.portraitsRunning++;
+    try {
+      return await this.read((conn) => portraitCounts(conn, app, window, this.deviceNames));
+    } finally {
+      if (--this.portraitsRunning === 0) for (const done of this.portraitsDone.splice(0)) done();
+    }
   }
 
   async countEvents(appid: string): Promise<number> {
@@ -387,6 +602,17 @@ export class DuckDBStore implements Store {
     return r[0] ? tokenFromRow(r[0]) : undefined;
   }
 
+  // ---- stable_token forced refreshes
+
+  async addForceRefresh(appid: string, at: number): Promise<void> {
+    await this.write((c) => c.run('INSERT INTO force_refreshes VALUES ($1, $2)', [appid, BigInt(at)]));
+  }
+
+  async forceRefreshTimes(appid: string, since: number): Promise<number[]> {
+    const r = await this.rows('SELECT refreshed_at FROM force_refreshes WHERE appid = $1 AND refreshed_at >= $2 ORDER BY refreshed_at', [appid, BigInt(since)]);
+    return r.map((x) => num(x.refreshed_at));
+  }
+
   // ---- usage
 
   async addUsage(appid: string, api: string, day: number, calls: number): Promise<number> {
@@ -407,16 +633,18 @@ export class DuckDBStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    if (this.deriveTimer) clearTimeout(this.deriveTimer);
-    this.deriveTimer = undefined;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     // Let queued writes finish, then fold what is pending so the next start has nothing to catch up on.
     await this.writes.run(async () => undefined);
     await this.derive().catch(() => undefined);
     await this.writes.run(async () => {
       this.closed = true;
     });
-    await this.derives.run(async () => undefined);
+    if (this.deriveTimer) clearTimeout(this.deriveTimer);
+    this.deriveTimer = undefined;
+    await this.deriveLoop;
+    this.queue.rejectAll(new Error('the store is closed'));
     await this.writer.run('CHECKPOINT').catch(() => undefined);
     for (const r of this.readers) await r.serial.run(async () => r.conn.closeSync());
     this.deriver.closeSync();
@@ -449,13 +677,13 @@ function eventFromRow(r: Row): VisitEvent {
     province: num(r.province),
     city: num(r.city),
     ip: nullableStr(r.ip),
-    ua: nullableStr(r.ua),
     type: str(r.type),
     page: nullableStr(r.page),
     scene: nullableNum(r.scene),
     session: nullableStr(r.session),
     stay: nullableNum(r.stay),
     props: nullableStr(r.props),
+    ua: nullableStr(r.ua),
   };
 }
 

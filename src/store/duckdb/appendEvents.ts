@@ -3,6 +3,9 @@ import type { VisitEvent } from '../../domain/event.ts';
 import type { AppendResult } from '../store.ts';
 import { EventIdFilter, eventIdHash } from './eventIdFilter.ts';
 
+/** Rows appended between two turns of the event loop. */
+const ROWS_PER_TURN = 512;
+
 function text(a: DuckDBAppender, v: string | null): void {
   if (v === null) a.appendNull();
   else a.appendVarchar(v);
@@ -76,6 +79,11 @@ export async function appendEvents(
   requests: readonly AppendRequest[],
   firstSeq: number,
   filter: EventIdFilter,
+  /**
+   * More writes for the same transaction, after the events; told, per request, which input indexes were skipped as
+   * duplicates (the store records app numbers and device names admitted with the batch, see DuckDBStore).
+   */
+  beforeCommit?: (conn: DuckDBConnection, skipped: readonly ReadonlySet<number>[]) => Promise<void>,
 ): Promise<AppendResult[]> {
   const seenByApp = new Map<string, Set<string>>();
   const maybeByApp = new Map<string, string[]>();
@@ -123,15 +131,20 @@ export async function appendEvents(
   await conn.run('BEGIN TRANSACTION');
   try {
     const a = await conn.createAppender('events');
+    let rows = 0;
     for (const p of prepared) {
       const before = seq;
-      p.events.forEach((e, i) => {
-        if (!p.duplicates.has(i)) appendRow(a, seq++, p.appid, e, receivedAt, p.hashes, i);
-      });
+      for (let i = 0; i < p.events.length; i++) {
+        // A turn of the event loop now and then: other apps' requests need not wait for a whole large group.
+        if (++rows % ROWS_PER_TURN === 0) await new Promise<void>((r) => setImmediate(r));
+        const e = p.events[i];
+        if (e && !p.duplicates.has(i)) appendRow(a, seq++, p.appid, e, receivedAt, p.hashes, i);
+      }
       accepted.push(seq - before);
     }
     a.flushSync();
     a.closeSync();
+    if (beforeCommit) await beforeCommit(conn, prepared.map((p) => p.duplicates));
     await conn.run('COMMIT');
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);

@@ -1,1 +1,1 @@
-export { DuckDBStore } from './DuckDBStore.ts';
+export { DuckDBStore, type DuckDBStoreOptions } from './DuckDBStore.ts';

@@ -1,9 +1,10 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { startOfDay } from '../../domain/day.ts';
-import type { Dimension } from '../../domain/dimensions.ts';
+import { OVERFLOW_DEVICE_NAME, type Dimension } from '../../domain/dimensions.ts';
 import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
 import { VALUE_BITS, VALUE_MASK } from '../packing.ts';
+import { OVERFLOW_DEVICE_ID } from './derive.ts';
 
 const COLUMNS: readonly [string, Dimension][] = [
   ['g', 'genders'],
@@ -19,18 +20,6 @@ function integer(n: number, what: string): string {
   return String(n);
 }
 
-/** An app's number in the derived tables (see schema.ts), or undefined if it has none yet. Numbers never change. */
-export async function appNumber(conn: DuckDBConnection, appid: string, cache: Map<string, number>): Promise<number | undefined> {
-  const hit = cache.get(appid);
-  if (hit !== undefined) return hit;
-  const r = await conn.runAndReadAll('SELECT app FROM app_numbers WHERE appid = $1', [appid]);
-  const v = r.getRows()[0]?.[0];
-  if (v === undefined || v === null) return undefined;
-  const n = Number(v);
-  cache.set(appid, n);
-  return n;
-}
-
 /**
  * Counts per dimension value for both audiences, without grouping by user: each user active in the window has
  * exactly one row there that is their last one inside it (a `user_days` row whose `next_day` is after the window,
@@ -39,15 +28,7 @@ export async function appNumber(conn: DuckDBConnection, appid: string, cache: Ma
  * a user is new if their first day is inside the window. Integers are written into the SQL (not bound) so that the
  * scans prune row groups by `app` and `day`.
  */
-export async function portraitCounts(
-  conn: DuckDBConnection,
-  appid: string,
-  w: Window,
-  appNumbers: Map<string, number> = new Map(),
-  deviceNames: Map<number, string> = new Map(),
-): Promise<PortraitCount[]> {
-  const app = await appNumber(conn, appid, appNumbers);
-  if (app === undefined) return [];
+export async function portraitCounts(conn: DuckDBConnection, app: number, w: Window, deviceNames: DeviceNames = new DeviceNames()): Promise<PortraitCount[]> {
   const a = integer(app, 'app');
   const b = integer(w.begin, 'window begin');
   const e = integer(w.end, 'window end');
@@ -79,15 +60,37 @@ export async function portraitCounts(
     if (col[1] === 'devices' && key !== 0) deviceIds.add(key);
     out.push({ dimension: col[1], key, active, new: fresh });
   }
-  // Device ids never change their name, so names once read are kept (by the store, across calls).
-  const missing = [...deviceIds].filter((id) => !deviceNames.has(id));
+  // An app's device ids never change their name, so names once read are kept (by the store, across calls).
+  const missing = [...deviceIds].filter((id) => id !== OVERFLOW_DEVICE_ID && deviceNames.get(app, id) === undefined);
   if (missing.length > 0) {
-    const r = await conn.runAndReadAll(`SELECT id, name FROM devices WHERE id IN (${missing.join(',')})`);
-    for (const [id, name] of r.getRows()) deviceNames.set(Number(id), String(name));
+    const r = await conn.runAndReadAll(`SELECT id, name FROM app_devices WHERE app = ${a} AND id IN (${missing.join(',')})`);
+    for (const [id, name] of r.getRows()) deviceNames.set(app, Number(id), String(name));
   }
   for (const c of out) {
     if (c.dimension !== 'devices') continue;
-    c.key = c.key === 0 ? null : (deviceNames.get(c.key as number) ?? null);
+    const id = c.key as number;
+    c.key = id === 0 ? null : id === OVERFLOW_DEVICE_ID ? OVERFLOW_DEVICE_NAME : (deviceNames.get(app, id) ?? null);
+  }
+  // A device the app really named like the overflow bucket is the same item.
+  const overflow = out.filter((c) => c.dimension === 'devices' && c.key === OVERFLOW_DEVICE_NAME);
+  const [first, second] = overflow;
+  if (first && second) {
+    first.active += second.active;
+    first.new += second.new;
+    out.splice(out.indexOf(second), 1);
   }
   return out;
+}
+
+/** Device names by (app, id), as read so far; bounded (starts over past `max` entries). */
+export class DeviceNames {
+  private readonly names = new Map<string, string>();
+  constructor(private readonly max = 200_000) {}
+  get(app: number, id: number): string | undefined {
+    return this.names.get(`${app}:${id}`);
+  }
+  set(app: number, id: number, name: string): void {
+    if (this.names.size >= this.max) this.names.clear();
+    this.names.set(`${app}:${id}`, name);
+  }
 }

@@ -3,11 +3,14 @@
  * `schema_migrations`. Never edit a migration that has shipped: add the next one.
  *
  * - `events`: every accepted event, append-only; the truth from which everything else can be rebuilt.
- * - `users`: one row per (app, openid): a compact integer `uid` and the first day ever seen.
- * - `devices`: dictionary of device names, so per-user-day rows hold small integers.
+ * - `users`: one row per (app, openid): a compact integer `uid` and the first day ever seen (per app since
+ *   migration 5).
+ * - `devices`: dictionary of device names, so per-user-day rows hold small integers (per app since migration 5:
+ *   `app_devices`).
  * - `user_days`: one row per (app, user, day): for each dimension the latest known value of that day, packed as
  *   `(time_ms << 20) | value` (see src/store/packing.ts), and whether the day is the user's first day.
- * - `derive_state`: the last event `seq` folded into `users`/`devices`/`user_days`.
+ * - `derive_state`: the last event `seq` folded into `users`/`devices`/`user_days` (per app since migration 5:
+ *   `app_derive`).
  * - `apps`, `tokens`, `usage`: apps (secrets only hashed or sealed), access tokens (hashed), API call counters.
  *
  * Migration 2 reshapes the per-user-day data so that a portrait needs no `GROUP BY uid` (see portraitQuery.ts):
@@ -136,5 +139,68 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE events ADD COLUMN ua VARCHAR;
   ALTER TABLE apps ADD COLUMN collect BOOLEAN DEFAULT true;
+  `,
+  // Migration 5: isolation between apps (issue 10). Everything open-ended is numbered per app, and derived per app:
+  // - `app_devices`: each app's own device dictionary, ids 1.. in order of first appearance (the store admits at
+  //   most DATACUBE_MAX_DEVICE_NAMES names per app; a name not in the app's dictionary counts under the overflow id,
+  //   OVERFLOW_DEVICE_ID in derive.ts). Replaces the shared `devices` table, whose ids one app could exhaust.
+  // - `users`: `uid` numbered per app (1.. in the old order) and keyed by the app's number; `user_days` and
+  //   `user_last` are rewritten with the new uids and the apps' own device ids.
+  // - `app_derive`: how far each app's events are folded in (replaces the single `derive_state` row), so one app's
+  //   backlog never holds up another app's portrait.
+  `
+  INSERT INTO app_numbers
+    SELECT appid, (SELECT coalesce(max(app), 0) FROM app_numbers) + row_number() OVER (ORDER BY appid)
+    FROM (SELECT DISTINCT appid FROM events EXCEPT SELECT appid FROM app_numbers);
+  CREATE TABLE app_derive (app INTEGER NOT NULL, last_seq BIGINT NOT NULL);
+  INSERT INTO app_derive SELECT app, (SELECT last_seq FROM derive_state WHERE id = 1) FROM app_numbers ORDER BY app;
+  CREATE TABLE app_devices (app INTEGER NOT NULL, id INTEGER NOT NULL, name VARCHAR NOT NULL);
+  INSERT INTO app_devices
+    SELECT app, id, device FROM (
+      SELECT n.app, f.device, row_number() OVER (PARTITION BY n.app ORDER BY f.first_seq, f.device) AS id
+      FROM (SELECT appid, device, min(seq) AS first_seq FROM events WHERE device IS NOT NULL GROUP BY appid, device) f
+      JOIN app_numbers n ON n.appid = f.appid
+    ) WHERE id < 1048575 ORDER BY app, id;
+  CREATE TEMP TABLE m5_dev AS
+    SELECT ad.app, dv.id AS old_id, ad.id AS new_id FROM app_devices ad JOIN devices dv ON dv.name = ad.name;
+  CREATE TEMP TABLE m5_users AS
+    SELECT n.app, u.openid, row_number() OVER (PARTITION BY n.app ORDER BY u.uid) AS uid, u.first_day, u.uid AS old_uid
+    FROM users u JOIN app_numbers n ON n.appid = u.appid;
+  DROP TABLE users;
+  CREATE TABLE users (app INTEGER NOT NULL, openid VARCHAR NOT NULL, uid INTEGER NOT NULL, first_day INTEGER NOT NULL);
+  INSERT INTO users SELECT app, openid, uid, first_day FROM m5_users ORDER BY app, uid;
+  CREATE TABLE m5_user_days (
+    app INTEGER NOT NULL, day INTEGER NOT NULL, uid INTEGER NOT NULL, next_day INTEGER NOT NULL, first_day INTEGER NOT NULL,
+    g BIGINT NOT NULL, a BIGINT NOT NULL, p BIGINT NOT NULL, pr BIGINT NOT NULL, c BIGINT NOT NULL, d BIGINT NOT NULL
+  );
+  INSERT INTO m5_user_days
+    SELECT x.app, x.day, m.uid, x.next_day, x.first_day, x.g, x.a, x.p, x.pr, x.c,
+      CASE WHEN x.d = 0 THEN 0 ELSE ((x.d >> 20) << 20) | coalesce(md.new_id, 1048575) END
+    FROM user_days x JOIN m5_users m ON m.app = x.app AND m.old_uid = x.uid
+      LEFT JOIN m5_dev md ON md.app = x.app AND md.old_id = (x.d & 1048575)
+    ORDER BY x.app, x.day, m.uid;
+  DROP TABLE user_days;
+  ALTER TABLE m5_user_days RENAME TO user_days;
+  CREATE TABLE m5_user_last (
+    app INTEGER NOT NULL, day INTEGER NOT NULL, uid INTEGER NOT NULL, first_day INTEGER NOT NULL,
+    g BIGINT NOT NULL, a BIGINT NOT NULL, p BIGINT NOT NULL, pr BIGINT NOT NULL, c BIGINT NOT NULL, d BIGINT NOT NULL
+  );
+  INSERT INTO m5_user_last
+    SELECT x.app, x.day, m.uid, x.first_day, x.g, x.a, x.p, x.pr, x.c,
+      CASE WHEN x.d = 0 THEN 0 ELSE ((x.d >> 20) << 20) | coalesce(md.new_id, 1048575) END
+    FROM user_last x JOIN m5_users m ON m.app = x.app AND m.old_uid = x.uid
+      LEFT JOIN m5_dev md ON md.app = x.app AND md.old_id = (x.d & 1048575)
+    ORDER BY x.app, x.day, m.uid;
+  DROP TABLE user_last;
+  ALTER TABLE m5_user_last RENAME TO user_last;
+  DROP TABLE m5_users;
+  DROP TABLE m5_dev;
+  DROP TABLE devices;
+  DROP TABLE derive_state;
+  `,
+  // Migration 6: the times of stable_token forced refreshes, so their limits (20 a day, 30 s apart) hold across
+  // restarts.
+  `
+  CREATE TABLE force_refreshes (appid VARCHAR NOT NULL, refreshed_at BIGINT NOT NULL);
   `,
 ];

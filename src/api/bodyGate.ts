@@ -1,0 +1,80 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Services } from '../services.ts';
+import { BodyBudget, reserveBody, SMALL_BODY_BYTES } from './bodyBudget.ts';
+
+/**
+ * Who may hold request-body bytes, and when (issue 10): a route that can tell who is asking from the URL and
+ * headers alone says so in its options, and its body is reserved only once that check passed:
+ *
+ * ```ts
+ * app.post('/v1/events', { config: { authorize: authorizeToken(s) } }, async (req) => { … req.authorizedAppid … })
+ * ```
+ *
+ * `authorize(req)` runs before one byte of the body is read; it throws (a WeChatError, answered as usual, the body
+ * discarded unread) or sets `req.authorizedAppid`. Only then are the body's bytes reserved (BodyBudget, in all and
+ * per client). Routes without `authorize` reserve at once (stable_token, whose secret is in the body; admin routes
+ * check their key in an onRequest hook first). Unknown routes never reserve: they are answered 404 unread.
+ */
+export type Authorize = (req: FastifyRequest) => Promise<void>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Checks who is asking before the body is read (see bodyGate.ts). */
+    authorize?: Authorize;
+  }
+  interface FastifyRequest {
+    /** The app a route's `authorize` found (its access token's app), or '' before that. */
+    authorizedAppid: string;
+  }
+}
+
+/** Marks a request refused because the server holds as much as it may; answered 45011 with Retry-After. */
+export class BusyError extends Error {
+  readonly code = 'DATACUBE_BUSY';
+}
+
+/** A request on an unknown route, refused before its body is read. */
+export class UnknownRouteError extends Error {
+  readonly code = 'DATACUBE_NOT_FOUND';
+}
+
+/** `authorize` for the routes that take `?access_token=`: 41001/40001/42001 before the body, else the app. */
+export function authorizeToken(s: Services): Authorize {
+  return async (req) => {
+    req.authorizedAppid = await s.auth.verify((req.query as Record<string, unknown>).access_token);
+  };
+}
+
+export interface BodyGateOptions {
+  /** Bytes of large bodies (ingest) held at once, and per client. */
+  largeBytes: number;
+  largeClientBytes: number;
+  /** Bytes of small bodies (tokens, portraits) held at once, and per client. */
+  smallBytes: number;
+  smallClientBytes: number;
+  /** Default body limit of a route (the server's). */
+  bodyLimit: number;
+}
+
+/** Installs the gate: a preParsing hook that authorizes (when the route can), then reserves. */
+export function installBodyGate(app: FastifyInstance, opts: BodyGateOptions): { large: BodyBudget; small: BodyBudget } {
+  const large = new BodyBudget(opts.largeBytes, opts.largeClientBytes);
+  const small = new BodyBudget(opts.smallBytes, opts.smallClientBytes);
+  app.decorateRequest('authorizedAppid', '');
+  app.addHook('preParsing', async (req: FastifyRequest, reply: FastifyReply, payload) => {
+    if (req.is404) {
+      // Nothing is served there: refuse before reading (or buffering) a body.
+      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) throw new UnknownRouteError();
+      return payload;
+    }
+    const route = req.routeOptions;
+    const authorize = route.config.authorize;
+    if (authorize) await authorize(req);
+    const limit = route.bodyLimit ?? opts.bodyLimit;
+    // Routes with the server's own limit (ingest) draw on the large budget; those with a small one, the small.
+    const budget = limit <= SMALL_BODY_BYTES && limit < opts.bodyLimit ? small : large;
+    if (!reserveBody(req, reply, budget, limit)) throw new BusyError('the server is receiving as much as it can hold');
+    return payload;
+  });
+  return { large, small };
+}

@@ -1,0 +1,80 @@
+import { OVERFLOW_DEVICE_NAME } from '../domain/dimensions.ts';
+import { KNOWN_FIELDS, type VisitEvent } from '../domain/event.ts';
+import { provinceOfCity, provinceName } from '../domain/region/index.ts';
+import { UNKNOWN_NAME } from '../domain/dimensions.ts';
+import { processRecord } from './pipeline.ts';
+import { reject, type Rejection } from './rejection.ts';
+import type { StepContext } from './steps.ts';
+
+export type StoredOutcome = { ok: true; event: VisitEvent } | ({ ok: false } & Rejection);
+
+const TEXT_OR_NULL = ['eventId', 'platform', 'brand', 'model', 'device', 'ip', 'page', 'session', 'props'] as const;
+const NUMBERS = ['time', 'day', 'gender', 'ageBucket', 'platformId', 'province', 'city'] as const;
+
+/**
+ * Checks an event as another datacube stored it (an export file's line) with the same rules as ingest, so that
+ * `datacube import` can store nothing ingest would have refused (a `time` of 9e15, an unknown city code…):
+ * the fields a client sends are rebuilt from the event and run through the ingest steps, and the stored values
+ * derived from them (day, age bucket, platform id, device name, region codes) must be the ones ingest gives.
+ * A device name may also be the overflow bucket's (a store past its cap writes that). The event is kept as it is.
+ */
+export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOutcome {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, ...reject('record', 'not an event object') };
+  const e = value as Record<string, unknown>;
+  if (typeof e.openid !== 'string') return { ok: false, ...reject('openid', 'openid must be a string') };
+  if (typeof e.type !== 'string') return { ok: false, ...reject('type', 'type must be a string') };
+  for (const k of TEXT_OR_NULL) if (e[k] !== null && typeof e[k] !== 'string') return { ok: false, ...reject(k, `${k} must be a string or null`) };
+  for (const k of NUMBERS) if (typeof e[k] !== 'number') return { ok: false, ...reject(k, `${k} must be a number`) };
+  for (const k of ['age', 'scene', 'stay'] as const) if (e[k] !== null && typeof e[k] !== 'number') return { ok: false, ...reject(k, `${k} must be a number or null`) };
+  // Files exported before events kept their User-Agent have no `ua`.
+  if (e.ua !== undefined && e.ua !== null && typeof e.ua !== 'string') return { ok: false, ...reject('ua', 'ua must be a string or null') };
+  const ev = { ...e, ua: e.ua ?? null } as unknown as VisitEvent;
+
+  // The record a client would have sent.
+  const record: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  if (ev.props !== null) {
+    let extra: unknown;
+    try {
+      extra = JSON.parse(ev.props);
+    } catch {
+      return { ok: false, ...reject('props', 'props is not JSON') };
+    }
+    if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return { ok: false, ...reject('props', 'props must be a JSON object') };
+    for (const [k, v] of Object.entries(extra)) {
+      if (KNOWN_FIELDS.has(k)) return { ok: false, ...reject('props', `props holds the field ${k}`) };
+      record[k] = v;
+    }
+  }
+  Object.assign(record, {
+    event_id: ev.eventId ?? undefined,
+    openid: ev.openid,
+    time: ev.time,
+    gender: ev.gender,
+    age: ev.age ?? undefined,
+    platform: ev.platform ?? undefined,
+    brand: ev.brand ?? undefined,
+    model: ev.model ?? undefined,
+    ip: ev.ip ?? undefined,
+    type: ev.type,
+    page: ev.page ?? undefined,
+    scene: ev.scene ?? undefined,
+    session: ev.session ?? undefined,
+    stay: ev.stay ?? undefined,
+    ua: ev.ua ?? undefined,
+  });
+  const r = processRecord(record, ctx);
+  if (!r.ok) return r;
+  const want = r.event;
+  const differs = (field: keyof VisitEvent): boolean => want[field] !== ev[field];
+  for (const f of ['eventId', 'openid', 'time', 'day', 'gender', 'age', 'ageBucket', 'platform', 'platformId', 'brand', 'model', 'ip', 'type', 'page', 'scene', 'session', 'stay', 'props'] as const) {
+    if (differs(f)) return { ok: false, ...reject(f, `${f} is not what ingest makes of this event (${JSON.stringify(ev[f])})`) };
+  }
+  if (differs('device') && ev.device !== OVERFLOW_DEVICE_NAME) return { ok: false, ...reject('device', `device is not the name of brand and model (${JSON.stringify(ev.device)})`) };
+  if (!Number.isInteger(ev.province) || (ev.province !== 0 && provinceName(ev.province) === UNKNOWN_NAME)) {
+    return { ok: false, ...reject('province', `province ${ev.province} is not a province code`) };
+  }
+  if (!Number.isInteger(ev.city) || (ev.city !== 0 && provinceOfCity(ev.city) !== ev.province)) {
+    return { ok: false, ...reject('city', `city ${ev.city} is not a city code of province ${ev.province}`) };
+  }
+  return { ok: true, event: ev };
+}
