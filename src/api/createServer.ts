@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERRORS } from '../domain/errors.ts';
@@ -164,8 +164,9 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
         .type('application/json; charset=utf-8')
         .send(errorBody(e.errcode, e.errmsg, req.id, 'the server is shutting down; retry'));
     }
-    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
-      const socket = req.raw.socket;
+    // Requests made in-process (app.inject, as the dashboard forwards its calls) have no network to be slow on.
+    const socket = req.raw.socket;
+    if (socket instanceof Socket && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
       uploads.watch(req.raw, (received, ms) => cutSlowUpload(app, s, req, reply, socket, received, ms));
     }
   });
