@@ -11,10 +11,11 @@ import { z } from 'zod';
  * | DATACUBE_STORE | duckdb | `duckdb` (embedded file in the data directory) or `clickhouse://USER:PASS@HOST:8123/DB[?cluster=NAME]` |
  * | DATACUBE_PORT | 8080 | HTTP port (0 = any free port) |
  * | DATACUBE_HOST | 127.0.0.1 | address to listen on |
- * | DATACUBE_LOG_LEVEL | info | pino level: fatal, error, warn, info, debug, trace, silent |
+ * | DATACUBE_LOG_LEVEL | info | pino level: fatal, error, warn, info, debug, trace, silent (successful health checks are logged at debug) |
+ * | DATACUBE_LOG_FORMAT | auto | `pretty` (one readable line per request), `json` (pino's JSON lines), or `auto`: pretty when the log goes to a terminal, JSON otherwise |
  * | DATACUBE_MASTER_KEY | (a key file in the data directory) | 64 hex characters; seals app secrets and stable tokens. Set the same key on every server in front of one ClickHouse |
  * | DATACUBE_DAILY_QUOTA | 100000 | default calls a day per app and API |
- * | DATACUBE_TOKEN_TTL | 7200 | access token lifetime, seconds |
+ * | DATACUBE_TOKEN_TTL | 7200 | access token lifetime, seconds; more than 300 (a replaced token keeps working 5 minutes) |
  * | DATACUBE_MAX_BODY_BYTES | 10485760 | largest request body (10 MB) |
  * | DATACUBE_MAX_BATCH_EVENTS | 10000 | most events in one ingest request |
  * | DATACUBE_MAX_INFLIGHT_EVENTS | 200000 | events accepted for processing at once before ingest answers 45011 (retry later) |
@@ -41,12 +42,13 @@ const schema = z.object({
   DATACUBE_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   DATACUBE_HOST: z.string().min(1).default('127.0.0.1'),
   DATACUBE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATACUBE_LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
   DATACUBE_MASTER_KEY: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters')
     .optional(),
   DATACUBE_DAILY_QUOTA: z.coerce.number().int().min(1).default(100_000),
-  DATACUBE_TOKEN_TTL: z.coerce.number().int().min(60).default(7200),
+  DATACUBE_TOKEN_TTL: z.coerce.number().int().min(301, 'must be more than 300 seconds (a replaced token keeps working 5 minutes)').default(7200),
   DATACUBE_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
   DATACUBE_MAX_BATCH_EVENTS: z.coerce.number().int().min(1).default(10_000),
   DATACUBE_MAX_INFLIGHT_EVENTS: z.coerce.number().int().min(1).default(200_000),
@@ -88,6 +90,7 @@ export interface Config {
   port: number;
   host: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFormat: 'auto' | 'pretty' | 'json';
   masterKey: string | undefined;
   dailyQuota: number;
   tokenTtlSeconds: number;
@@ -135,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: e.DATACUBE_PORT,
     host: e.DATACUBE_HOST,
     logLevel: e.DATACUBE_LOG_LEVEL,
+    logFormat: e.DATACUBE_LOG_FORMAT,
     masterKey: e.DATACUBE_MASTER_KEY,
     dailyQuota: e.DATACUBE_DAILY_QUOTA,
     tokenTtlSeconds: e.DATACUBE_TOKEN_TTL,

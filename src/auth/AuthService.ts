@@ -5,7 +5,7 @@ import { startOfDay } from '../domain/day.ts';
 import { WeChatError } from '../domain/errors.ts';
 import type { AppRecord, TokenKind, TokenRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
-import { APPID_PATTERN, hashSecret, hashToken, newAppid, newSecret, newToken, Sealer, verifySecret } from './crypto.ts';
+import { APPID_PATTERN, envIdProblem, hashSecret, hashToken, newAppid, newSecret, newToken, Sealer, verifySecret } from './crypto.ts';
 import { FailureLimiter } from './failureLimiter.ts';
 import { KeyedSerial } from './keyedSerial.ts';
 import { WorkPool } from './workPool.ts';
@@ -34,7 +34,10 @@ function checkAppInput(input: { name?: string; env?: string; dailyQuota?: number
     throw new Error(`dailyQuota must be a whole number from 1 to ${MAX_DAILY_QUOTA}`);
   }
   if (input.name !== undefined && (input.name.length === 0 || input.name.length > MAX_NAME)) throw new Error(`name must be 1-${MAX_NAME} characters`);
-  if (input.env !== undefined && (input.env.length === 0 || input.env.length > MAX_NAME)) throw new Error(`env must be 1-${MAX_NAME} characters`);
+  if (input.env !== undefined) {
+    const why = envIdProblem(input.env);
+    if (why) throw new Error(why);
+  }
 }
 
 export interface IssuedToken {
@@ -137,6 +140,41 @@ export class AuthService {
     if (!app) throw new Error(`no app ${appid}`);
     this.appCache.delete(appid);
     return app;
+  }
+
+  /**
+   * Removes the app with its events, tokens and counters; its tokens stop working at once (here; other servers
+   * sharing a ClickHouse store stop accepting them within their 5-second lookup cache).
+   */
+  async deleteApp(appid: string): Promise<boolean> {
+    const existed = await this.store.deleteApp(appid);
+    this.forget(appid);
+    return existed;
+  }
+
+  /**
+   * Gives the app a new secret (returned once, never stored in clear) and ends every token issued with the old
+   * one: they answer 40001 from now on. The old secret no longer gets a token or signs a cloud call.
+   */
+  async resetSecret(appid: string): Promise<{ app: AppRecord; secret: string }> {
+    if (!(await this.store.getApp(appid))) throw new Error(`no app ${appid}`);
+    const secret = newSecret();
+    const app = await this.store.updateApp(appid, { secretHash: hashSecret(secret), secretSealed: this.sealer.seal(secret, `secret:${appid}`) });
+    if (!app) throw new Error(`no app ${appid}`);
+    const now = this.clock.now();
+    await this.store.retireTokens(appid, 'token', now);
+    await this.store.retireTokens(appid, 'stable', now);
+    this.forget(appid);
+    return { app, secret };
+  }
+
+  /**
+   * Drops what this process remembers about an app (its lookups, its tokens). Secrets it verified lately are
+   * remembered with the hash they matched, so the old secret of a reset app matches nothing.
+   */
+  private forget(appid: string): void {
+    this.appCache.delete(appid);
+    for (const [h, c] of this.tokenCache) if (c.record.appid === appid) this.tokenCache.delete(h);
   }
 
   async getApp(appid: string): Promise<AppRecord | undefined> {
@@ -263,8 +301,9 @@ export class AuthService {
         return this.issue(app.appid, 'stable', true);
       }
       const live = await this.store.latestToken(app.appid, 'stable', now);
-      // A token in its overlap period after a forced refresh is not handed out again.
-      if (live && live.sealed && live.expiresAt - now > TOKEN_OVERLAP_MS) {
+      // A token cut short by a forced refresh (in its overlap period) is not handed out again; one simply nearing
+      // the end of its lifetime is, with the seconds it has left.
+      if (live && live.sealed && !this.cutShort(live)) {
         const token = this.sealer.open(live.sealed, `token:${app.appid}`);
         if (token) return { access_token: token, expires_in: Math.floor((live.expiresAt - now) / 1000) };
       }
@@ -289,10 +328,14 @@ export class AuthService {
     if (!record) throw new WeChatError('INVALID_CREDENTIAL');
     if (record.expiresAt <= now) {
       // Cut short by a newer token: "not latest"; otherwise it simply ran out.
-      const replaced = record.expiresAt < record.issuedAt + this.opts.tokenTtlSeconds * 1000;
-      throw new WeChatError(replaced ? 'INVALID_CREDENTIAL' : 'ACCESS_TOKEN_EXPIRED');
+      throw new WeChatError(this.cutShort(record) ? 'INVALID_CREDENTIAL' : 'ACCESS_TOKEN_EXPIRED');
     }
     return record.appid;
+  }
+
+  /** True for a token whose lifetime a newer token (or a reset secret) cut short. */
+  private cutShort(t: TokenRecord): boolean {
+    return t.expiresAt < t.issuedAt + this.opts.tokenTtlSeconds * 1000;
   }
 
   // ---- quotas

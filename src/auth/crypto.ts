@@ -18,6 +18,19 @@ export function newToken(): string {
 export const APPID_PATTERN = /^wx[0-9a-f]{16}$/;
 export const SECRET_PATTERN = /^[0-9a-f]{32}$/;
 
+/**
+ * A cloud env id as WeChat/CloudBase makes them (`prod-1g2h3j4k5l6m7n8o`, `test-3f4e5d`, `cloud1-0g1h2i`): lower-case
+ * letters and digits in groups joined by single hyphens, starting with a letter, 4-64 characters. An appid
+ * (`wx` + 16 hex digits), the default env, is one too.
+ */
+export const ENV_ID_PATTERN = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+
+/** Why `env` is not a valid cloud env id, or undefined when it is. */
+export function envIdProblem(env: string): string | undefined {
+  if (env.length >= 4 && env.length <= 64 && ENV_ID_PATTERN.test(env)) return undefined;
+  return `env ${JSON.stringify(env)} is not a cloud env id: use 4-64 lower-case letters, digits and single hyphens, starting with a letter (like prod-1g2h3j4k)`;
+}
+
 const SCRYPT = { N: 16384, r: 8, p: 1 } as const;
 
 /** `scrypt$<salt>$<hash>`: the only form in which a secret is kept. */

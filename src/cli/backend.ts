@@ -1,6 +1,8 @@
+import type { PublicApp } from '../auth/publicApp.ts';
+import type { VisitEvent } from '../domain/event.ts';
 import type { UserPortrait } from '../domain/portrait.ts';
-
-import type { PublicApp } from '../auth/index.ts';
+import type { AppRecord } from '../store/records.ts';
+import type { ImportAnswer, ImportedApp } from '../transfer/importInto.ts';
 
 export type { PublicApp };
 
@@ -10,19 +12,46 @@ export interface BatchAnswer {
   rejected: { index: number; errmsg: string }[];
 }
 
-export type PortraitAnswer = { ok: true; portrait: UserPortrait } | { ok: false; errcode: number; errmsg: string };
+/** A failed portrait keeps WeChat's code and text and the detail the HTTP API gives in its hint. */
+export type PortraitAnswer = { ok: true; portrait: UserPortrait } | { ok: false; errcode: number; errmsg: string; detail?: string };
+
+/** An app as `app list` shows it: never its secret; with its stored events in numbers. */
+export interface AppListing extends PublicApp {
+  events: number;
+  /** ISO 8601 time of its latest event (by event time), or null without events. */
+  lastEventTime: string | null;
+}
+
+export interface AppInput {
+  name?: string;
+  env?: string;
+  dailyQuota?: number;
+  /** Whether the public POST /v1/collect takes events for the app. */
+  collect?: boolean;
+}
 
 /**
  * What CLI commands do with data. `LocalBackend` opens the store itself; `RemoteBackend` goes through the
- * server that owns the data directory (DuckDB lets one process hold the file).
+ * server that owns the data directory (DuckDB lets one process hold the file). A new command adds the method it
+ * needs here and in both.
  */
 export interface Backend {
   readonly kind: 'local' | 'remote';
-  createApp(input: { name?: string; env?: string }): Promise<PublicApp & { secret: string }>;
-  listApps(): Promise<PublicApp[]>;
-  updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean }): Promise<PublicApp>;
+  createApp(input: AppInput): Promise<PublicApp & { secret: string }>;
+  listApps(): Promise<AppListing[]>;
+  updateApp(appid: string, patch: AppInput): Promise<PublicApp>;
+  /** Removes the app with its events, tokens and counters; the number of events it had. */
+  deleteApp(appid: string): Promise<{ appid: string; events: number }>;
+  /** A new secret (shown once); every token of the old one stops working. */
+  resetSecret(appid: string): Promise<{ appid: string; secret: string }>;
   hasApp(appid: string): Promise<boolean>;
+  countEvents(appid: string): Promise<number>;
   ingest(appid: string, records: unknown[]): Promise<BatchAnswer>;
   portrait(appid: string, beginDate: string, endDate: string): Promise<PortraitAnswer>;
+  /** Writes the app's export file through `write`; the number of events. */
+  exportApp(appid: string, write: (text: string) => Promise<void>): Promise<number>;
+  importApp(app: AppRecord): Promise<ImportedApp>;
+  /** Exported events (checked as ingest checks them; refused ones are answered by their index). */
+  importEvents(appid: string, events: unknown[]): Promise<ImportAnswer>;
   close(): Promise<void>;
 }

@@ -35,7 +35,7 @@ describe('datacube CLI', () => {
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.out).toMatch(/Usage: datacube/);
     }
-    const bad = run(['portrait', '--appid', 'x']);
+    const bad = run(['portrait', '--last', '7']);
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/required option/);
     const unknown = run(['frobnicate']);
@@ -61,7 +61,7 @@ describe('datacube CLI', () => {
     const csv = join(dir, 'c.csv');
     writeFileSync(csv, `openid,time,gender,platform,brand,model\nu4,${at(Y, 8)},2,android,OPPO,R9\n`);
     const r = run(['ingest', '--appid', appid, '--data', data, nd, js, csv]);
-    expect(r.code, r.err).toBe(0);
+    expect(r.code, r.err).toBe(1); // some lines were rejected
     const sum = JSON.parse(r.out) as { accepted: number; duplicates: number; rejected: number; errors: { line: number; reason: string; file: string }[] };
     expect(sum).toMatchObject({ accepted: 3, duplicates: 1, rejected: 2 });
     expect(sum.errors.map((e) => [e.file, e.line])).toEqual([[nd, 2], [nd, 3]]);
@@ -92,7 +92,7 @@ describe('datacube CLI', () => {
     expect(noApp.code).toBe(1);
     expect(noApp.err).toMatch(/no app wx0000000000000000/);
     const noFile = run(['ingest', '--appid', appid, '--data', data, join(dir, 'missing.ndjson')]);
-    expect(noFile.code).toBe(1);
+    expect(noFile.code).toBe(2);
     expect(noFile.err).toMatch(/missing\.ndjson/);
   });
 

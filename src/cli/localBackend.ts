@@ -1,24 +1,49 @@
 import { publicApp } from '../auth/index.ts';
+import type { VisitEvent } from '../domain/event.ts';
 import { isWeChatError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
-import type { Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
+import type { AppRecord } from '../store/records.ts';
+import { importApp, importEvents, writeExport, type ImportAnswer, type ImportedApp } from '../transfer/index.ts';
+import type { AppInput, AppListing, Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
+
+/** Lists apps with their event counts and latest event time. */
+export async function appListings(s: Services): Promise<AppListing[]> {
+  const stats = new Map((await s.store.eventStats()).map((x) => [x.appid, x]));
+  return (await s.store.listApps()).map((a) => {
+    const st = stats.get(a.appid);
+    return { ...publicApp(a), events: st?.events ?? 0, lastEventTime: st ? new Date(st.lastTime).toISOString() : null };
+  });
+}
 
 export class LocalBackend implements Backend {
   readonly kind = 'local' as const;
   constructor(readonly services: Services) {}
 
-  async createApp(input: { name?: string; env?: string }): Promise<PublicApp & { secret: string }> {
+  async createApp(input: AppInput): Promise<PublicApp & { secret: string }> {
     const { app, secret } = await this.services.auth.createApp(input);
     return { ...publicApp(app), secret };
   }
-  async listApps(): Promise<PublicApp[]> {
-    return (await this.services.store.listApps()).map(publicApp);
+  listApps(): Promise<AppListing[]> {
+    return appListings(this.services);
   }
-  async updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean }): Promise<PublicApp> {
+  async updateApp(appid: string, patch: AppInput): Promise<PublicApp> {
     return publicApp(await this.services.auth.updateApp(appid, patch));
+  }
+  async deleteApp(appid: string): Promise<{ appid: string; events: number }> {
+    const events = await this.services.store.countEvents(appid);
+    if (!(await this.services.auth.deleteApp(appid))) throw new Error(`no app ${appid}`);
+    this.services.portrait.invalidate(appid);
+    return { appid, events };
+  }
+  async resetSecret(appid: string): Promise<{ appid: string; secret: string }> {
+    const { secret } = await this.services.auth.resetSecret(appid);
+    return { appid, secret };
   }
   async hasApp(appid: string): Promise<boolean> {
     return (await this.services.store.getApp(appid)) !== undefined;
+  }
+  countEvents(appid: string): Promise<number> {
+    return this.services.store.countEvents(appid);
   }
   async ingest(appid: string, records: unknown[]): Promise<BatchAnswer> {
     const r = await this.services.ingest.ingest(appid, records);
@@ -33,9 +58,18 @@ export class LocalBackend implements Backend {
       const w = this.services.portrait.window(beginDate, endDate);
       return { ok: true, portrait: await this.services.portrait.portrait(appid, w) };
     } catch (e) {
-      if (isWeChatError(e)) return { ok: false, errcode: e.errcode, errmsg: e.errmsg };
+      if (isWeChatError(e)) return { ok: false, errcode: e.errcode, errmsg: e.errmsg, ...(e.detail ? { detail: e.detail } : {}) };
       throw e;
     }
+  }
+  exportApp(appid: string, write: (text: string) => Promise<void>): Promise<number> {
+    return writeExport(this.services.store, appid, write);
+  }
+  importApp(app: AppRecord): Promise<ImportedApp> {
+    return importApp(this.services, app);
+  }
+  importEvents(appid: string, events: unknown[]): Promise<ImportAnswer> {
+    return importEvents(this.services, appid, events);
   }
   async close(): Promise<void> {
     await this.services.close();

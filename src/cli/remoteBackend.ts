@@ -1,7 +1,10 @@
+import type { VisitEvent } from '../domain/event.ts';
 import type { UserPortrait } from '../domain/portrait.ts';
+import type { AppRecord } from '../store/records.ts';
 import { request, type TransportOptions } from '../sdk/http.ts';
 import { WeChatApiError } from '../sdk/index.ts';
-import type { Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
+import type { ImportAnswer, ImportedApp } from '../transfer/importInto.ts';
+import type { AppInput, AppListing, Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
 import { byteBatches } from './byteBatches.ts';
 import type { ServerFile } from './serverFile.ts';
 
@@ -38,13 +41,23 @@ export class RemoteBackend implements Backend {
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-    const r = await fetch(`${this.server.url}${path}`, {
+  private request(method: string, path: string, body?: unknown): Promise<Response> {
+    return fetch(`${this.server.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${this.server.adminKey}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${this.server.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const json = (await r.json()) as T;
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+    const r = await this.request(method, path, body);
+    const text = await r.text();
+    let json: T;
+    try {
+      json = JSON.parse(text) as T;
+    } catch {
+      throw new Error(`the server at ${this.server.url} answered HTTP ${r.status} with something that is not JSON`);
+    }
     return { status: r.status, json };
   }
 
@@ -54,20 +67,37 @@ export class RemoteBackend implements Backend {
     return json;
   }
 
-  createApp(input: { name?: string; env?: string }): Promise<PublicApp & { secret: string }> {
+  private app(appid: string): string {
+    return `/admin/apps/${encodeURIComponent(appid)}`;
+  }
+
+  createApp(input: AppInput): Promise<PublicApp & { secret: string }> {
     return this.ok('POST', '/admin/apps', input);
   }
-  listApps(): Promise<PublicApp[]> {
+  listApps(): Promise<AppListing[]> {
     return this.ok('GET', '/admin/apps');
   }
-  updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean }): Promise<PublicApp> {
-    return this.ok('PATCH', `/admin/apps/${encodeURIComponent(appid)}`, patch);
+  updateApp(appid: string, patch: AppInput): Promise<PublicApp> {
+    return this.ok('PATCH', this.app(appid), patch);
+  }
+  deleteApp(appid: string): Promise<{ appid: string; events: number }> {
+    return this.ok('DELETE', this.app(appid));
+  }
+  resetSecret(appid: string): Promise<{ appid: string; secret: string }> {
+    return this.ok('POST', `${this.app(appid)}/secret`, {});
   }
   async hasApp(appid: string): Promise<boolean> {
     return (await this.listApps()).some((a) => a.appid === appid);
   }
+  async countEvents(appid: string): Promise<number> {
+    return (await this.ok<{ events: number }>('GET', `${this.app(appid)}/events`)).events;
+  }
+  /** The most bytes one request body may have on this server. */
+  private bodyLimit(): number {
+    return Math.max(4096, (this.server.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) - BODY_MARGIN);
+  }
   async ingest(appid: string, records: unknown[]): Promise<BatchAnswer> {
-    const limit = Math.max(4096, (this.server.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) - BODY_MARGIN);
+    const limit = this.bodyLimit();
     const total: BatchAnswer = { accepted: 0, duplicates: 0, rejected: [] };
     for (const part of byteBatches(records, limit)) {
       if (Buffer.byteLength(part.body) > limit) {
@@ -114,10 +144,54 @@ export class RemoteBackend implements Backend {
       if (status === 200) return { ok: true, portrait: json as unknown as UserPortrait };
       throw new Error(typeof json.error === 'string' ? json.error : `the server answered HTTP ${status}`);
     } catch (e) {
-      // The server's verdict (61500, 61501, …) is an answer; no answer at all is an error.
-      if (e instanceof WeChatApiError && e.status !== undefined && e.errcode !== -1) return { ok: false, errcode: e.errcode, errmsg: e.errmsg };
+      // The server's verdict (61500, 61501, …) is an answer, with its detail; no answer at all is an error.
+      if (e instanceof WeChatApiError && e.status !== undefined && e.errcode !== -1) {
+        const errmsg = e.errmsg.replace(/, hint: \[[^\]]*\]/, '').replace(/ rid: \S+$/, '');
+        return { ok: false, errcode: e.errcode, errmsg, ...(e.hint ? { detail: e.hint } : {}) };
+      }
       throw e;
     }
+  }
+  async exportApp(appid: string, write: (text: string) => Promise<void>): Promise<number> {
+    const r = await this.request('GET', `/admin/export?appid=${encodeURIComponent(appid)}`);
+    if (r.status !== 200 || !r.body) {
+      const text = await r.text();
+      let why = `the server answered HTTP ${r.status}`;
+      try {
+        why = (JSON.parse(text) as { error?: string }).error ?? why;
+      } catch {
+        // not JSON: the status says it
+      }
+      throw new Error(why);
+    }
+    // The server counts lines as it writes them and cannot add a trailer to a stream; count them here.
+    const decoder = new TextDecoder();
+    let lines = 0;
+    let last = '';
+    for await (const chunk of r.body) {
+      const text = decoder.decode(chunk, { stream: true });
+      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+      if (text.length > 0) last = text;
+      await write(text);
+    }
+    const rest = decoder.decode();
+    if (rest) await write(rest);
+    if (!last.endsWith('\n') && !rest.endsWith('\n')) throw new Error('the export was cut off (the server stopped before the end)');
+    return Math.max(0, lines - 1);
+  }
+  importApp(app: AppRecord): Promise<ImportedApp> {
+    return this.ok('POST', '/admin/import/app', app);
+  }
+  /** Sent in bodies within the server's body limit, like ingest. */
+  async importEvents(appid: string, events: unknown[]): Promise<ImportAnswer> {
+    const total: ImportAnswer = { accepted: 0, duplicates: 0, rejected: [] };
+    for (const part of byteBatches(events, this.bodyLimit())) {
+      const a = await this.ok<ImportAnswer>('POST', `/admin/import/events?appid=${encodeURIComponent(appid)}`, events.slice(part.first, part.first + part.count));
+      total.accepted += a.accepted;
+      total.duplicates += a.duplicates;
+      for (const r of a.rejected) total.rejected.push({ index: part.first + r.index, reason: r.reason });
+    }
+    return total;
   }
   async close(): Promise<void> {}
 }

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from '../api/index.ts';
+import { prettyLogStream } from '../api/prettyLog.ts';
+import { storeIdentity } from '../store/storeIdentity.ts';
 import { formatDay } from '../domain/day.ts';
 import { yesterday } from '../domain/clock.ts';
 import type { Config } from '../config.ts';
@@ -20,9 +22,22 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts the HTTP server on the configured store; with `demo`, fills an empty store with the demo app. */
+/**
+ * The server's log: pino's JSON lines, or one readable line per request when the log goes to a terminal
+ * (DATACUBE_LOG_FORMAT=auto) or `pretty` is asked for. Both go to standard output, after the banner.
+ */
+function loggerFor(config: Config): Record<string, unknown> {
+  const pretty = config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
+  return pretty ? { level: config.logLevel, stream: prettyLogStream(process.stdout) } : { level: config.logLevel };
+}
+
+/**
+ * Starts the HTTP server on the configured store; with `demo`, fills an empty store with the demo app. Prints the
+ * banner (where it listens; the demo app's credentials and curl lines when there is one) whatever the log level.
+ */
 export async function startServer(config: Config, opts: { demo?: boolean; print?: (line: string) => void } = {}): Promise<RunningServer> {
   const print = opts.print ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const store = storeIdentity(config.store, config.dataDir);
   secureDataDir(config.dataDir);
   const other = await liveServer(config.dataDir);
   if (other) throw new Error(`a datacube server (pid ${other.pid}) already serves ${config.dataDir} at ${other.url}`);
@@ -33,18 +48,18 @@ export async function startServer(config: Config, opts: { demo?: boolean; print?
       await fillDemo(new LocalBackend(services), config.dataDir, services.clock, { users: 5000, days: 30 });
     }
     const adminKey = randomBytes(32).toString('hex');
-    const app = await createServer(services, { adminKey });
+    const app = await createServer(services, { adminKey, logger: loggerFor(config) });
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace('://[::1]', '://localhost');
     try {
-      writeServerFile(config.dataDir, { url, pid: process.pid, adminKey, maxBodyBytes: config.maxBodyBytes });
+      writeServerFile(config.dataDir, { url, pid: process.pid, adminKey, store, maxBodyBytes: config.maxBodyBytes });
     } catch (e) {
       // Without server.json no CLI command can find this server, and the store is about to close: stop listening
       // (freeing the port) before giving up, so nothing is left running half-alive.
       await app.close().catch(() => undefined);
       throw new Error(`cannot write ${config.dataDir}/server.json: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (opts.demo) printBanner(print, url, config.dataDir, services);
+    await printBanner(print, url, config.dataDir, services);
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {
@@ -67,10 +82,10 @@ export async function startServer(config: Config, opts: { demo?: boolean; print?
   }
 }
 
-function printBanner(print: (l: string) => void, url: string, dataDir: string, s: Services): void {
-  const demo = readDemoCredentials(dataDir);
+async function printBanner(print: (l: string) => void, url: string, dataDir: string, s: Services): Promise<void> {
   print(`datacube is listening on ${url} (data: ${dataDir}, store: ${s.store.backend})`);
-  if (!demo) return;
+  const demo = readDemoCredentials(dataDir);
+  if (!demo || !(await s.store.getApp(demo.appid))) return;
   const end = yesterday(s.clock);
   const begin = end - 6;
   print('');

@@ -8,6 +8,8 @@ export interface ServerFile {
   adminKey: string;
   /** The server's request-body limit, so the CLI splits what it sends to fit (absent from older servers). */
   maxBodyBytes?: number;
+  /** The store it serves, as `storeIdentity` writes it (no password); absent in files of older versions (DuckDB). */
+  store?: string;
 }
 
 export function serverFilePath(dataDir: string): string {
@@ -32,7 +34,9 @@ export function readServerFile(dataDir: string): ServerFile | undefined {
   if (!existsSync(p)) return undefined;
   try {
     const v = JSON.parse(readFileSync(p, 'utf8')) as Partial<ServerFile>;
-    if (typeof v.url === 'string' && typeof v.pid === 'number' && typeof v.adminKey === 'string') return v as ServerFile;
+    if (typeof v.url === 'string' && typeof v.pid === 'number' && typeof v.adminKey === 'string') {
+      return { url: v.url, pid: v.pid, adminKey: v.adminKey, ...(typeof v.store === 'string' ? { store: v.store } : {}) };
+    }
   } catch {
     // A half-written or foreign file: treat as no server.
   }

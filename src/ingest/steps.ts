@@ -41,6 +41,8 @@ const MIN_TIME_MS = Date.UTC(2000, 0, 1);
 const ISO_WITH_OFFSET = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))$/i;
 /** Real UTC offsets run from −12:00 to +14:00. */
 const MAX_OFFSET_MINUTES = 14 * 60;
+/** A date and time without an offset (`2026-11-29 10:00:00`): which zone it is in is not known. */
+const NO_OFFSET = /^\d{4}[-/]\d{1,2}[-/]\d{1,2}[T ]\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?$/;
 const MAX_TEXT = 64;
 const MAX_PROPS_BYTES = 16_384;
 
@@ -90,7 +92,12 @@ function daysInMonth(year: number, month: number): number {
  */
 export function parseIsoTime(text: string): number | string {
   const m = ISO_WITH_OFFSET.exec(text);
-  if (!m) return 'time must be ISO 8601 with an offset or Z (2026-11-27T10:15:00+08:00), or epoch milliseconds';
+  if (!m) {
+    if (NO_OFFSET.test(text)) {
+      return `time ${JSON.stringify(text)} has no UTC offset: write it with one (2026-11-27T10:15:00+08:00) or Z, or give its zone (datacube ingest --tz Asia/Shanghai)`;
+    }
+    return 'time must be ISO 8601 with an offset or Z (2026-11-27T10:15:00+08:00), or epoch milliseconds';
+  }
   const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
   const second = m[6] === undefined ? 0 : Number(m[6]);
   const fraction = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);

@@ -254,6 +254,51 @@ export function describeStoreContract(label: string, open: (opts?: StoreOptions)
       expect(await store.forceRefreshTimes(appid, 20_000)).toEqual([20_000, 50_000]);
     });
 
+    it('counts each app\'s events and knows the latest event time', async () => {
+      const a = freshAppid();
+      const b = freshAppid();
+      await store.append(a, [visit({ openid: 'u1', time: BASE_MS + 5 * HOUR }), visit({ openid: 'u2', time: BASE_MS + 2 * HOUR })]);
+      await store.append(b, [visit({ openid: 'u1', time: BASE_MS + 9 * DAY })]);
+      const stats = new Map((await store.eventStats()).map((x) => [x.appid, x]));
+      expect(stats.get(a)).toEqual({ appid: a, events: 2, lastTime: BASE_MS + 5 * HOUR });
+      expect(stats.get(b)).toEqual({ appid: b, events: 1, lastTime: BASE_MS + 9 * DAY });
+      expect(stats.has(freshAppid())).toBe(false);
+    });
+
+    it('deletes an app with its events, derived rows, tokens and usage, and nothing of other apps', async () => {
+      const gone = freshAppid();
+      const kept = freshAppid();
+      for (const appid of [gone, kept]) {
+        await store.createApp({ appid, name: 'n', secretHash: 'h', secretSealed: 's', env: `env-${appid}`, dailyQuota: 5, createdAt: 1, collect: true });
+        await store.append(appid, [visit({ openid: 'u1', time: BASE_MS + HOUR, gender: 1, eventId: 'e1' }), visit({ openid: 'u2', time: BASE_MS + DAY })]);
+        await store.putToken({ hash: `t-${appid}`, appid, kind: 'token', issuedAt: 100, expiresAt: 10_000, sealed: null });
+        await store.addUsage(appid, 'getUserPortrait', 100, 3);
+        await store.addForceRefresh(appid, 1_000);
+      }
+      const w = { begin: BASE_DAY, end: BASE_DAY + 6 };
+      const before = canonical(await store.portrait(kept, w));
+      expect(before.length).toBeGreaterThan(0);
+      expect(await store.deleteApp(gone)).toBe(true);
+      expect(await store.getApp(gone)).toBeUndefined();
+      expect(await store.getAppByEnv(`env-${gone}`)).toBeUndefined();
+      expect((await store.listApps()).some((a) => a.appid === gone)).toBe(false);
+      expect(await store.countEvents(gone)).toBe(0);
+      expect(await store.portrait(gone, w)).toEqual([]);
+      expect(await store.getToken(`t-${gone}`)).toBeUndefined();
+      expect(await store.getUsage(gone, 'getUserPortrait', 100)).toBe(0);
+      expect(await store.forceRefreshTimes(gone, 0)).toEqual([]);
+      expect((await store.eventStats()).some((x) => x.appid === gone)).toBe(false);
+      // The other app is untouched.
+      expect(canonical(await store.portrait(kept, w))).toEqual(before);
+      expect(await store.countEvents(kept)).toBe(2);
+      expect((await store.getToken(`t-${kept}`))?.appid).toBe(kept);
+      expect(await store.getUsage(kept, 'getUserPortrait', 100)).toBe(3);
+      expect(await store.forceRefreshTimes(kept, 0)).toEqual([1_000]);
+      // Deleting again, or an app that never was: false. The event id may be used again by a new app of that id.
+      expect(await store.deleteApp(gone)).toBe(false);
+      expect(await store.append(gone, [visit({ openid: 'u1', time: BASE_MS + HOUR, eventId: 'e1' })])).toEqual({ accepted: 1, duplicates: [] });
+    });
+
     it('exports the raw events it stored, with every field', async () => {
       const appid = freshAppid();
       const e = visit({ openid: 'u1', time: BASE_MS + 5, eventId: 'x', gender: 2, age: 33, ageBucket: 4, platform: 'ios', platformId: 1,

@@ -1,4 +1,4 @@
-export type { Store, AppendResult } from './store.ts';
+export type { Store, AppendResult, EventStats } from './store.ts';
 export type { AppRecord, AppPatch, TokenRecord, TokenKind } from './records.ts';
 export { openStore, duckdbPath } from './openStore.ts';
 export { DuckDBStore } from './duckdb/index.ts';

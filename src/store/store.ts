@@ -22,6 +22,14 @@ export interface StoreOptions {
   maxDeviceNames?: number;
 }
 
+/** An app's stored events in numbers. */
+export interface EventStats {
+  appid: string;
+  events: number;
+  /** Epoch milliseconds of the latest event (by event time). */
+  lastTime: number;
+}
+
 /**
  * Everything datacube keeps. One interface, several backends (DuckDB embedded, ClickHouse); every backend
  * passes the same contract tests (src/store/contract.test-suite.ts).
@@ -38,6 +46,8 @@ export interface Store {
   portrait(appid: string, window: Window): Promise<PortraitCount[]>;
   /** Number of stored events of an app (for tests, stats and the CLI). */
   countEvents(appid: string): Promise<number>;
+  /** Per app that has events: how many are stored and the time of the latest (epoch ms); for `app list`. */
+  eventStats(): Promise<EventStats[]>;
   /** Streams an app's raw events in storage order (export, replay into another backend). */
   exportEvents(appid: string, onBatch: (events: VisitEvent[]) => Promise<void>, batchSize?: number): Promise<number>;
 
@@ -47,6 +57,11 @@ export interface Store {
   getAppByEnv(env: string): Promise<AppRecord | undefined>;
   listApps(): Promise<AppRecord[]>;
   updateApp(appid: string, patch: AppPatch): Promise<AppRecord | undefined>;
+  /**
+   * Removes an app and everything kept for it: its events, derived rows, tokens and usage counters. Resolves
+   * once the removal is durable and no read sees the app any more; false if there was no such app.
+   */
+  deleteApp(appid: string): Promise<boolean>;
 
   // ---- access tokens (stored by hash only)
   putToken(token: TokenRecord): Promise<void>;

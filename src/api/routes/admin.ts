@@ -1,8 +1,10 @@
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { publicApp, safeEqual } from '../../auth/index.ts';
 import { isWeChatError } from '../../domain/errors.ts';
 import type { Services } from '../../services.ts';
-import { eventRecords, jsonObjectBody } from '../body.ts';
+import { EXPORT_VERSION, exportedApp, importApp, importEvents, writeExport } from '../../transfer/index.ts';
+import { bodyText, eventRecords, jsonObjectBody } from '../body.ts';
 import { SMALL_BODY_BYTES } from '../bodyBudget.ts';
 import { ingestAnswer, logDeviceOverflow } from './events.ts';
 
@@ -20,11 +22,21 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
     }
   });
   const fail = (reply: FastifyReply, err: unknown) => {
-    if (isWeChatError(err)) return reply.code(400).send({ errcode: err.errcode, errmsg: err.errmsg, error: err.message });
+    // errmsg as the public API writes it (the detail in `hint: [...]`), so WeChat clients and the SDK read it alike.
+    if (isWeChatError(err)) {
+      return reply.code(400).send({ errcode: err.errcode, errmsg: `${err.errmsg}${err.detail ? `, hint: [${err.detail}]` : ''}`, detail: err.detail, error: err.message });
+    }
     return reply.code(400).send({ error: err instanceof Error ? err.message : String(err) });
   };
+  const appidParam = (req: FastifyRequest) => (req.params as { appid: string }).appid;
 
-  app.get('/admin/apps', async () => (await s.store.listApps()).map(publicApp));
+  app.get('/admin/apps', async () => {
+    const stats = new Map((await s.store.eventStats()).map((x) => [x.appid, x]));
+    return (await s.store.listApps()).map((a) => {
+      const st = stats.get(a.appid);
+      return { ...publicApp(a), events: st?.events ?? 0, lastEventTime: st ? new Date(st.lastTime).toISOString() : null };
+    });
+  });
 
   app.post('/admin/apps', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
     try {
@@ -50,6 +62,85 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
         collect: typeof b.collect === 'boolean' ? b.collect : undefined,
       });
       return publicApp(updated);
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.delete('/admin/apps/:appid', async (req, reply) => {
+    try {
+      const appid = appidParam(req);
+      const events = await s.store.countEvents(appid);
+      if (!(await s.auth.deleteApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
+      s.portrait.invalidate(appid);
+      return { appid, events };
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.post('/admin/apps/:appid/secret', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
+    try {
+      const appid = appidParam(req);
+      if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
+      const { secret } = await s.auth.resetSecret(appid);
+      return { appid, secret };
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.get('/admin/apps/:appid/events', async (req, reply) => {
+    const appid = appidParam(req);
+    if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
+    return { appid, events: await s.store.countEvents(appid) };
+  });
+
+  // The export file of an app, streamed as it is read from the store.
+  app.get('/admin/export', async (req, reply) => {
+    const appid = String((req.query as Record<string, unknown>).appid ?? '');
+    if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
+    const out = new PassThrough();
+    const write = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        if (out.destroyed) return reject(new Error('the client went away'));
+        if (out.write(text)) return resolve();
+        const onDrain = () => {
+          out.off('close', onClose);
+          resolve();
+        };
+        const onClose = () => {
+          out.off('drain', onDrain);
+          reject(new Error('the client went away'));
+        };
+        out.once('drain', onDrain);
+        out.once('close', onClose);
+      });
+    writeExport(s.store, appid, write).then(
+      () => out.end(),
+      (err: unknown) => {
+        req.log.warn({ err }, 'export stopped');
+        out.destroy(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+    return reply.type('application/x-ndjson; charset=utf-8').send(out);
+  });
+
+  app.post('/admin/import/app', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
+    try {
+      return await importApp(s, exportedApp({ datacube_export: EXPORT_VERSION, app: jsonObjectBody(req.body) }, 'the request'));
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.post('/admin/import/events', async (req, reply) => {
+    try {
+      const appid = String((req.query as Record<string, unknown>).appid ?? '');
+      if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
+      const body = JSON.parse(bodyText(req.body)) as unknown;
+      if (!Array.isArray(body)) return reply.code(400).send({ error: 'send a JSON array of exported events' });
+      return await importEvents(s, appid, body);
     } catch (err) {
       return fail(reply, err);
     }

@@ -11,13 +11,20 @@ import { ManualClock } from '../../domain/clock.ts';
 import { dayOf } from '../../domain/day.ts';
 import type { VisitEvent } from '../../domain/event.ts';
 import { processRecord } from '../../ingest/index.ts';
-import { openServices } from '../../services.ts';
-import { exportApp, importFile } from './transfer.ts';
+import { openServices, type Services } from '../../services.ts';
+import type { Io } from '../command.ts';
+import { LocalBackend } from '../localBackend.ts';
+import { exportApp as exportWith, importFile as importWith } from './transfer.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'datacube-transfer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const NOW = Date.UTC(2026, 10, 28, 2, 0, 0);
 const DAY = dayOf(NOW) - 1;
+
+const quiet: Io = { out: () => undefined, err: () => undefined, interactive: false };
+// The commands' functions on the local store (the services are closed by the test, not by the backend).
+const exportApp = (s: Services, appid: string, file: string) => exportWith(new LocalBackend(s), quiet, appid, file);
+const importFile = (s: Services, file: string) => importWith(new LocalBackend(s), quiet, file);
 
 function event(rec: Record<string, unknown>): VisitEvent {
   const r = processRecord(rec, { now: NOW });

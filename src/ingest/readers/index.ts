@@ -11,6 +11,8 @@ export {
   type RecordSource,
   DEFAULT_CHUNK_SIZE,
   DEFAULT_MAX_RECORD_CHARS,
+  InputEncodingError,
   readRecords,
+  textDecoder,
 } from './readRecords.ts';
 export { CSV_MAX_ROW_LINES, CSV_NUMERIC_FIELDS } from './csv.ts';

@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import type { ByteProgress } from './byteProgress.ts';
 import { CsvParser } from './csv.ts';
 import { type InputFormat, formatOf } from './formatOf.ts';
@@ -18,6 +17,43 @@ export interface ReadOptions {
   progress?: ByteProgress;
   /** Longest line (NDJSON), row (CSV) or array element (JSON) kept, in characters (default 16 MiB); longer ones become errors. */
   maxRecordChars?: number;
+  /**
+   * The input's text encoding, any WHATWG label (`utf-8`, `gbk`, `gb18030`, `utf-16le`, …); default UTF-8. Bytes
+   * that are not text in it stop the reading with an {@link InputEncodingError}.
+   */
+  encoding?: string;
+}
+
+/** The input is not text in the expected encoding (a GBK CSV read as UTF-8, say); nothing after `line` was read. */
+export class InputEncodingError extends Error {
+  constructor(
+    readonly source: string,
+    readonly encoding: string,
+    /** 1-based line holding the first byte that is not text. */
+    readonly line: number,
+    /** 0-based offset of that byte in the input. */
+    readonly byteOffset: number,
+    readonly utf16: boolean,
+  ) {
+    const name = source === '-' ? 'standard input' : source;
+    const hint =
+      encoding === 'utf-8'
+        ? utf16
+          ? 'it is UTF-16 text (Excel\'s "Unicode Text"): save it as UTF-8, or pass --encoding utf-16le'
+          : 'it may be GBK/GB18030 (what Excel on Chinese Windows saves): pass --encoding gbk, or convert it with iconv -f GBK -t UTF-8'
+        : `check the file's encoding`;
+    super(`${name} is not ${encoding === 'utf-8' ? 'UTF-8' : encoding} text (line ${line}, byte ${byteOffset}): ${hint}`);
+    this.name = 'InputEncodingError';
+  }
+}
+
+/** A decoder for `label`, or a clear error for a label no decoder knows. */
+export function textDecoder(label: string): TextDecoder {
+  try {
+    return new TextDecoder(label, { fatal: true });
+  } catch {
+    throw new Error(`unknown text encoding "${label}" (try utf-8, gbk, gb18030, big5, utf-16le)`);
+  }
 }
 
 export const DEFAULT_CHUNK_SIZE = 5_000;
@@ -41,10 +77,29 @@ export function readRecords(source: RecordSource, opts: ReadOptions = {}): Async
   const chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? DEFAULT_CHUNK_SIZE));
   const maxChars = opts.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS;
   const parser = parserFor(format, maxChars);
+  const decoder = textDecoder(opts.encoding ?? 'utf-8');
   // The file is opened when iteration starts, so an unread source never leaves an open stream (or its error) behind.
   const open = (): NodeJS.ReadableStream =>
     'path' in source ? createReadStream(source.path, { highWaterMark: READ_BUFFER_BYTES }) : source.stdin;
-  return batches(open, parser, chunkSize, opts.progress);
+  return batches(open, parser, chunkSize, opts.progress, decoder, 'path' in source ? source.path : '-');
+}
+
+/** Offset of the first byte of `buf` that does not start a valid UTF-8 sequence (or `buf.length`). */
+function firstBadUtf8(buf: Uint8Array): number {
+  for (let i = 0; i < buf.length; ) {
+    const b = buf[i] ?? 0;
+    const n = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (n === 0 || i + n > buf.length) return i;
+    for (let k = 1; k < n; k++) if (((buf[i + k] ?? 0) & 0xc0) !== 0x80) return i;
+    i += n;
+  }
+  return buf.length;
+}
+
+function countNewlines(buf: Uint8Array, end: number): number {
+  let n = 0;
+  for (let i = 0; i < end; i++) if (buf[i] === 10) n++;
+  return n;
 }
 
 function parserFor(format: InputFormat, maxChars: number): TextParser {
@@ -63,18 +118,32 @@ async function* batches(
   parser: TextParser,
   chunkSize: number,
   progress: ByteProgress | undefined,
+  decoder: TextDecoder,
+  source: string,
 ): AsyncGenerator<ReadItem[]> {
-  const decoder = new StringDecoder('utf8');
   let batch: ReadItem[] = [];
   let first = true;
+  let bytes = 0;
+  let newlines = 0;
+  const notText = (chunk: Uint8Array): InputEncodingError => {
+    const utf16 = bytes === 0 && chunk.length >= 2 && ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff));
+    const at = decoder.encoding === 'utf-8' ? Math.min(firstBadUtf8(chunk), chunk.length) : 0;
+    return new InputEncodingError(source, decoder.encoding, newlines + countNewlines(chunk, at) + 1, bytes + at, utf16);
+  };
   for await (const chunk of open()) {
     let text: string;
     if (typeof chunk === 'string') {
       text = chunk;
       if (progress) progress.bytesRead += Buffer.byteLength(chunk);
     } else {
-      text = decoder.write(chunk);
+      try {
+        text = decoder.decode(chunk, { stream: true });
+      } catch {
+        throw notText(chunk);
+      }
       if (progress) progress.bytesRead += chunk.length;
+      bytes += chunk.length;
+      newlines += countNewlines(chunk, chunk.length);
     }
     if (first && text.length > 0) {
       first = false;
@@ -88,7 +157,12 @@ async function* batches(
       }
     }
   }
-  const rest = decoder.end();
+  let rest: string;
+  try {
+    rest = decoder.decode();
+  } catch {
+    throw new InputEncodingError(source, decoder.encoding, newlines + 1, bytes, false);
+  }
   const tail = first && rest.charCodeAt(0) === 0xfeff ? rest.slice(1) : rest;
   for (const item of [...parser.feed(tail), ...parser.end()]) {
     batch.push(item);

@@ -3,11 +3,12 @@ import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
 import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
 import { Serial } from '../serial.ts';
-import type { AppendResult, Store, StoreOptions } from '../store.ts';
+import type { AppendResult, EventStats, Store, StoreOptions } from '../store.ts';
 import { type Connection, type ConnectionOptions, HttpConnection } from './connection.ts';
+import { deleteApp } from './deleteApp.ts';
 import { derivedCounts, rebuildChain } from './derive.ts';
 import { DeviceCap } from './devices.ts';
-import { appendEvents, countEvents, type EventsOptions, exportEvents, MonotonicMicros } from './events.ts';
+import { appendEvents, countEvents, eventStats, type EventsOptions, exportEvents, MonotonicMicros } from './events.ts';
 import * as meta from './meta.ts';
 import { Leases, type LeaseOptions } from './lease.ts';
 import { migrate } from './migrate.ts';
@@ -124,6 +125,9 @@ export class ClickHouseStore implements Store {
   countEvents(appid: string): Promise<number> {
     return this.op((c) => countEvents(c, appid));
   }
+  eventStats(): Promise<EventStats[]> {
+    return this.op((c) => eventStats(c));
+  }
   exportEvents(appid: string, onBatch: (events: VisitEvent[]) => Promise<void>, batchSize?: number): Promise<number> {
     return this.op((c) => exportEvents(c, appid, onBatch, batchSize));
   }
@@ -144,6 +148,20 @@ export class ClickHouseStore implements Store {
   }
   updateApp(appid: string, patch: AppPatch): Promise<AppRecord | undefined> {
     return this.op((c) => meta.updateApp(c, this.clock, appid, patch), `app\u0000${appid}`);
+  }
+
+  deleteApp(appid: string): Promise<boolean> {
+    // In the app's events lane and under its writer lease, so no append (of this process or another server)
+    // interleaves with the removal.
+    return this.op(
+      (c) =>
+        this.leases.run(appid, async () => {
+          const existed = await deleteApp(c, appid);
+          this.dirty.delete(appid);
+          return existed;
+        }),
+      `events\u0000${appid}`,
+    );
   }
 
   // ---- tokens

@@ -1,5 +1,5 @@
 import type { VisitEvent } from '../../domain/event.ts';
-import type { AppendResult } from '../store.ts';
+import type { AppendResult, EventStats } from '../store.ts';
 import type { Connection, JsonRow } from './connection.ts';
 import { NO_NEXT_DAY, TIME_OFFSET_MS } from './chain.ts';
 import { deriveEvents } from './derive.ts';
@@ -195,6 +195,13 @@ export async function appendEvents(
 export async function countEvents(c: Connection, appid: string): Promise<number> {
   const rows = await c.rows<{ n: string }>(sql`SELECT count() AS n FROM ${c.table('events')} WHERE appid = ${appid}`);
   return Number(rows[0]?.n ?? 0);
+}
+
+export async function eventStats(c: Connection): Promise<EventStats[]> {
+  const rows = await c.rows<{ appid: string; n: string; t: string }>(
+    sql`SELECT appid, count() AS n, max(time) AS t FROM ${c.table('events')} GROUP BY appid ORDER BY appid`,
+  );
+  return rows.map((r) => ({ appid: r.appid, events: Number(r.n), lastTime: Number(r.t) }));
 }
 
 /** Streams an app's events in the order they were stored (by `seq`), `batchSize` at a time. */

@@ -6,7 +6,7 @@ import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
 import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
 import { Serial } from '../serial.ts';
-import type { AppendResult, Store, StoreOptions } from '../store.ts';
+import type { AppendResult, EventStats, Store, StoreOptions } from '../store.ts';
 import { appendEvents, type AppendRequest, loadEventIdFilter } from './appendEvents.ts';
 import { admitDevices, type Admission } from '../deviceCap.ts';
 import { DeviceDictionaries } from './deviceDictionary.ts';
@@ -501,6 +501,11 @@ export class DuckDBStore implements Store {
     return num(r[0]?.n);
   }
 
+  async eventStats(): Promise<EventStats[]> {
+    const r = await this.rows('SELECT appid, count(*) AS n, max(time) AS t FROM events GROUP BY appid ORDER BY appid');
+    return r.map((x) => ({ appid: str(x.appid), events: num(x.n), lastTime: num(x.t) }));
+  }
+
   async exportEvents(appid: string, onBatch: (events: VisitEvent[]) => Promise<void>, batchSize = 10_000): Promise<number> {
     let after = 0;
     let total = 0;
@@ -561,6 +566,53 @@ export class DuckDBStore implements Store {
       await this.write((c) => c.run(`UPDATE apps SET ${set} WHERE appid = $1`, [appid, ...cols.map(([, v]) => v)]));
     }
     return this.getApp(appid);
+  }
+
+  /**
+   * Deletes the app's rows from every table that has an `appid` column, and from every table keyed by its app
+   * number (`app`), so tables added by later migrations are covered too. Pending events are folded first and the
+   * deriving connection waits meanwhile, so no derive can bring rows of the app back. The app keeps its number.
+   */
+  async deleteApp(appid: string): Promise<boolean> {
+    // The app's pending events are folded in first, so that no derive step of it runs while its rows go.
+    const ready = this.queue.until(appid, this.queue.appendedUpto(appid));
+    this.kickDerive(0);
+    await ready;
+    return this.write(async (c) => {
+      const found = await c.runAndReadAll('SELECT count(*) AS n FROM apps WHERE appid = $1', [appid]);
+      const existed = num(found.getRowObjects()[0]?.n) > 0;
+      const cols = (
+        await c.runAndReadAll(
+          `SELECT c.table_name AS t, c.column_name AS k FROM information_schema.columns c
+             JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+           WHERE c.table_schema = 'main' AND t.table_type = 'BASE TABLE' AND c.column_name IN ('appid', 'app')
+             AND c.table_name <> 'app_numbers' ORDER BY c.table_name`,
+        )
+      ).getRowObjects();
+      const numbered = await c.runAndReadAll('SELECT app FROM app_numbers WHERE appid = $1', [appid]);
+      const app = numbered.getRowObjects()[0]?.app;
+      await c.run('BEGIN TRANSACTION');
+      try {
+        for (const col of cols) {
+          const table = `"${str(col.t).replace(/"/g, '""')}"`;
+          if (col.k === 'appid') await c.run(`DELETE FROM ${table} WHERE appid = $1`, [appid]);
+          else if (app !== undefined && app !== null) await c.run(`DELETE FROM ${table} WHERE app = $1`, [app]);
+        }
+        await c.run('COMMIT');
+      } catch (e) {
+        await c.run('ROLLBACK');
+        throw e;
+      }
+      // What is cached of the app's derived rows went with them.
+      const progress = this.queue.get(appid);
+      if (progress) progress.hasProgressRow = false;
+      if (app !== undefined && app !== null) {
+        this.maxUids.delete(Number(app));
+        this.dictionaries.forget(Number(app));
+      }
+      this.deviceNames.clear();
+      return existed;
+      });
   }
 
   // ---- tokens

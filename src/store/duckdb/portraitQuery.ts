@@ -93,4 +93,8 @@ export class DeviceNames {
     if (this.names.size >= this.max) this.names.clear();
     this.names.set(`${app}:${id}`, name);
   }
+  /** Forgets every name (an app was deleted: its ids may name other devices later). */
+  clear(): void {
+    this.names.clear();
+  }
 }

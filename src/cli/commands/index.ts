@@ -1,0 +1,14 @@
+import type { CliCommand } from '../command.ts';
+import { appCommand } from './app.ts';
+import { demoCommand } from './demo.ts';
+import { ingestCommand } from './ingest.ts';
+import { portraitCommand } from './portrait.ts';
+import { serveCommand } from './serve.ts';
+import { exportCommand, importCommand } from './transfer.ts';
+
+/**
+ * Every `datacube` command, in the order `datacube --help` lists them. A new command is a file in this folder
+ * exporting a {@link CliCommand}, added here. Command files import only light modules at the top (commander, node
+ * built-ins, src/domain); the store, the server and the rest load inside the action.
+ */
+export const COMMANDS: readonly CliCommand[] = [serveCommand, appCommand, ingestCommand, portraitCommand, demoCommand, exportCommand, importCommand];
