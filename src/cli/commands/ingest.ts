@@ -162,6 +162,8 @@ export async function ingestFiles(backend: Backend, appid: string, files: string
   }
 }
 
+const events = (n: number) => `${n} event${n === 1 ? '' : 's'}`;
+
 export const ingestCommand: CliCommand = {
   register(program: Command, io: Io): void {
     program
@@ -188,12 +190,12 @@ export const ingestCommand: CliCommand = {
           } catch (e) {
             if (!(e instanceof IngestReadError)) throw e;
             io.out(JSON.stringify(e.summary));
-            throw new CliError(`${e.message} (stored before it: ${e.summary.accepted} events)`, EXIT.UNREADABLE);
+            throw new CliError(`${e.message} (stored before it: ${events(e.summary.accepted)})`, EXIT.UNREADABLE);
           }
           io.out(JSON.stringify(sum));
           if (sum.rejected > 0) {
             const listed = sum.errors_not_listed ? ` (the first ${MAX_LISTED_ERRORS} are listed)` : '';
-            io.err(`${sum.rejected} line${sum.rejected === 1 ? ' was' : 's were'} rejected${listed}; ${sum.accepted} events stored`);
+            io.err(`${sum.rejected} line${sum.rejected === 1 ? ' was' : 's were'} rejected${listed}; ${events(sum.accepted)} stored`);
             if (!o.allowRejects) throw new CliError('some lines were rejected (pass --allow-rejects to exit 0 anyway)', EXIT.FAILED);
           }
         });

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.ts';
+import { ManualClock } from '../domain/clock.ts';
+import { dayOf, formatDay } from '../domain/day.ts';
+import { startTestServer, type TestServer } from './testing.ts';
+
+// The API's edges found by trying real clients: URLs as WxJava and others build them, short token lifetimes,
+// a reset secret.
+
+const NOW = Date.UTC(2026, 10, 28, 2, 0, 0);
+const YESTERDAY = dayOf(NOW) - 1;
+const BODY = { begin_date: formatDay(YESTERDAY), end_date: formatDay(YESTERDAY) };
+
+describe('API edges', () => {
+  const clock = new ManualClock(NOW);
+  let t: TestServer;
+  let app: { appid: string; secret: string };
+  beforeAll(async () => {
+    t = await startTestServer({ clock, config: { tokenTtlSeconds: 301 } });
+    app = await t.newApp();
+  });
+  afterAll(() => t.stop(true));
+
+  it('accepts duplicate and trailing slashes, as WxJava with a base URL ending in "/" sends them', async () => {
+    const token = await t.token(app.appid, app.secret);
+    for (const path of [
+      '//datacube/getweanalysisappiduserportrait',
+      '/datacube//getweanalysisappiduserportrait',
+      '/datacube/getweanalysisappiduserportrait/',
+      '//datacube/getweanalysisappiduserportrait/',
+    ]) {
+      const r = await t.post(`${path}?access_token=${token}`, BODY);
+      expect(r.status, path).toBe(200);
+      expect(r.json.ref_date, `${path}: ${JSON.stringify(r.json)}`).toBe(formatDay(YESTERDAY));
+    }
+    for (const path of ['//cgi-bin/token', '/cgi-bin/token/']) {
+      const r = await t.get(`${path}?grant_type=client_credential&appid=${app.appid}&secret=${app.secret}`);
+      expect(typeof r.json.access_token, path).toBe('string');
+    }
+    const s = await t.post('//cgi-bin/stable_token/', { grant_type: 'client_credential', appid: app.appid, secret: app.secret });
+    expect(typeof s.json.access_token).toBe('string');
+    expect((await t.get('//healthz/')).json).toEqual({ ok: true });
+  });
+
+  it('answers an unknown route with HTTP 404 and errcode 40066', async () => {
+    const r = await t.post('/cgi-bin/nothing', BODY);
+    expect(r.status).toBe(404);
+    expect(r.json.errcode).toBe(40066);
+    expect(String(r.json.errmsg)).toMatch(/^invalid url/);
+  });
+
+  it('gives the same stable token on every call while it is valid, even with a lifetime of 301 s', async () => {
+    const req = () => t.post('/cgi-bin/stable_token', { grant_type: 'client_credential', appid: app.appid, secret: app.secret });
+    const first = (await req()).json;
+    expect(first.expires_in).toBe(301);
+    for (const step of [1_000, 60_000, 200_000]) {
+      clock.advance(step);
+      const again = (await req()).json;
+      expect(again.access_token).toBe(first.access_token);
+    }
+    const last = (await req()).json;
+    expect(last.expires_in).toBe(301 - 261);
+    clock.advance(41_000); // expired
+    const next = (await req()).json;
+    expect(next.access_token).not.toBe(first.access_token);
+    expect(next.expires_in).toBe(301);
+    clock.set(NOW);
+  });
+
+  it('refuses a token lifetime of 300 s or less (a replaced token keeps working 5 minutes)', () => {
+    expect(() => loadConfig({ DATACUBE_TOKEN_TTL: '300' })).toThrow(/DATACUBE_TOKEN_TTL.*more than 300/);
+    expect(() => loadConfig({ DATACUBE_TOKEN_TTL: '60' })).toThrow(/DATACUBE_TOKEN_TTL/);
+    expect(loadConfig({ DATACUBE_TOKEN_TTL: '301' }).tokenTtlSeconds).toBe(301);
+  });
+
+  it('ends every token of an app whose secret is reset; the old secret no longer gets one', async () => {
+    const b = await t.newApp();
+    const token = await t.token(b.appid, b.secret);
+    const stable = String((await t.post('/cgi-bin/stable_token', { grant_type: 'client_credential', appid: b.appid, secret: b.secret })).json.access_token);
+    const portrait = (tok: string) => t.post(`/datacube/getweanalysisappiduserportrait?access_token=${tok}`, BODY);
+    expect((await portrait(token)).json.ref_date).toBeDefined();
+    const { secret } = await t.services.auth.resetSecret(b.appid);
+    expect(secret).not.toBe(b.secret);
+    expect((await portrait(token)).json.errcode).toBe(40001);
+    expect((await portrait(stable)).json.errcode).toBe(40001);
+    expect((await t.get(`/cgi-bin/token?grant_type=client_credential&appid=${b.appid}&secret=${b.secret}`)).json.errcode).toBe(40125);
+    const fresh = await t.token(b.appid, secret);
+    expect((await portrait(fresh)).json.ref_date).toBeDefined();
+    const stable2 = (await t.post('/cgi-bin/stable_token', { grant_type: 'client_credential', appid: b.appid, secret })).json.access_token;
+    expect(stable2).not.toBe(stable);
+  });
+
+  it('refuses cloud env ids that WeChat would not make', async () => {
+    for (const env of ['Prod', 'a b', 'x', '-prod', 'prod-', 'prod--1', 'prod_1', 'p'.repeat(65), '环境']) {
+      await expect(t.services.auth.createApp({ env }), env).rejects.toThrow(/not a cloud env id/);
+    }
+    for (const env of ['prod-1g2h3j4k5l6m7n8o', 'test-3f4e5d', 'cloud1-0g1h2i', 'wx0123456789abcdef']) {
+      expect((await t.services.auth.createApp({ env })).app.env).toBe(env);
+    }
+  });
+});
