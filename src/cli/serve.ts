@@ -51,6 +51,8 @@ export async function startServer(config: Config, opts: { demo?: boolean; print?
     const app = await createServer(services, { adminKey, logger: loggerFor(config) });
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace('://[::1]', '://localhost');
+    await printBanner(print, url, config.dataDir, services);
+    // Last: once server.json is there, CLI commands go through this server.
     try {
       writeServerFile(config.dataDir, { url, pid: process.pid, adminKey, store, maxBodyBytes: config.maxBodyBytes });
     } catch (e) {
@@ -59,7 +61,6 @@ export async function startServer(config: Config, opts: { demo?: boolean; print?
       await app.close().catch(() => undefined);
       throw new Error(`cannot write ${config.dataDir}/server.json: ${e instanceof Error ? e.message : String(e)}`);
     }
-    await printBanner(print, url, config.dataDir, services);
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {

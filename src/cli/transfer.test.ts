@@ -1,0 +1,106 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dayOf, startOfDay } from '../domain/day.ts';
+import { BIN, cliEnv, runCli, runCliAsync, startServe } from './testing.ts';
+
+// `datacube export` / `datacube import` with the real command: while a server owns the data directory, again and
+// again, and with a progress bar when they run on a terminal.
+
+const dir = mkdtempSync(join(tmpdir(), 'datacube-transfer-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const Y = dayOf(Date.now()) - 1;
+const iso = (d: number, h: number) => new Date(startOfDay(d) + h * 3_600_000).toISOString();
+
+interface Listed {
+  appid: string;
+  events: number;
+}
+const listOf = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Listed);
+
+describe('datacube export and import', { timeout: 240_000 }, () => {
+  it('work through a running server, and importing the same file twice stores its events once, with or without event_id', async () => {
+    const src = join(dir, 'src');
+    const { appid } = JSON.parse(runCli(['app', 'create', '--name', 'moving', '--data', src]).out) as { appid: string };
+    // Events with and without ids; two identical events without an id are two visits and stay two.
+    const twin = { openid: 'twin', time: iso(Y, 9), page: 'pages/a' };
+    const events = [
+      { openid: 'a', time: iso(Y, 8), event_id: 'e-a' },
+      { openid: 'b', time: iso(Y, 8) },
+      { openid: 'c', time: iso(Y - 3, 8), gender: 2 },
+      twin,
+      twin,
+    ];
+    writeFileSync(join(dir, 'in.ndjson'), events.map((e) => JSON.stringify(e)).join('\n'));
+    expect(runCli(['ingest', '--appid', appid, '--data', src, join(dir, 'in.ndjson')]).code).toBe(0);
+
+    const server = await startServe(src);
+    const file = join(dir, 'moving.export.ndjson');
+    try {
+      const exp = await runCliAsync(['export', '--appid', appid, '--out', file, '--data', src]);
+      expect(exp.code, exp.err).toBe(0);
+      expect(exp.err).toMatch(/exported 5 events/);
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      expect(lines).toHaveLength(6);
+      expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ datacube_export: 1, app: { appid, name: 'moving' } });
+      // To standard output as well.
+      const stdout = await runCliAsync(['export', '--appid', appid, '--data', src]);
+      expect(stdout.out).toBe(readFileSync(file, 'utf8'));
+      const none = await runCliAsync(['export', '--appid', 'wx0000000000000000', '--data', src]);
+      expect(none.code).toBe(1);
+      expect(none.err).toMatch(/no app wx0000000000000000/);
+    } finally {
+      await server.stop();
+    }
+
+    // Into another data directory, while its server runs: twice.
+    const dst = join(dir, 'dst');
+    expect(runCli(['app', 'create', '--data', dst]).code).toBe(0);
+    const dstServer = await startServe(dst);
+    try {
+      const first = await runCliAsync(['import', file, '--data', dst]);
+      expect(first.code, first.err).toBe(0);
+      expect(JSON.parse(first.out)).toEqual({ appid, created: true, secretReadable: false, accepted: 5, duplicates: 0 });
+      const second = await runCliAsync(['import', file, '--data', dst]);
+      expect(second.code, second.err).toBe(0);
+      expect(JSON.parse(second.out)).toMatchObject({ appid, created: false, accepted: 0, duplicates: 5 });
+      expect(listOf((await runCliAsync(['app', 'list', '--data', dst])).out).find((a) => a.appid === appid)?.events).toBe(5);
+      // The portrait is the source's.
+      const p = await runCliAsync(['portrait', '--appid', appid, '--last', '7', '--json', '--data', dst]);
+      expect(p.code, p.err).toBe(0);
+      expect((JSON.parse(p.out) as { visit_uv: { genders: { value: number }[] } }).visit_uv.genders.reduce((s, g) => s + g.value, 0)).toBe(4);
+    } finally {
+      await dstServer.stop();
+    }
+    // Without a server, a third time: still nothing new.
+    const third = runCli(['import', file, '--data', dst]);
+    expect(JSON.parse(third.out)).toMatchObject({ accepted: 0, duplicates: 5 });
+    const notExport = join(dir, 'not-export.ndjson');
+    writeFileSync(notExport, '{"openid":"x"}\n');
+    const bad = runCli(['import', notExport, '--data', dst]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/is not a datacube export/);
+    expect(runCli(['import', join(dir, 'missing.ndjson'), '--data', dst]).code).toBe(2);
+  });
+
+  it('shows progress on a terminal, and none when the output is a pipe', () => {
+    const data = join(dir, 'tty');
+    const demo = runCli(['demo', '--users', '200', '--days', '7', '--data', data]);
+    const { appid } = JSON.parse(demo.out.trim().split('\n').pop() ?? '{}') as { appid: string };
+    const file = join(dir, 'tty.export.ndjson');
+    // `script` gives the command a terminal (util-linux; in every Debian).
+    const onTty = (args: string) =>
+      spawnSync('script', ['-qec', `${process.execPath} ${BIN} ${args}`, '/dev/null'], { encoding: 'utf8', env: cliEnv(), timeout: 120_000 });
+    const exp = onTty(`export --appid ${appid} --out ${file} --data ${data}`);
+    expect(exp.status, exp.stdout).toBe(0);
+    expect(exp.stdout).toMatch(/export wx[0-9a-f]{16} \[[^\]]*\] 100% \| \d+\/\d+ events/);
+    const imp = onTty(`import ${file} --data ${join(dir, 'tty2')}`);
+    expect(imp.status, imp.stdout).toBe(0);
+    expect(imp.stdout).toMatch(/import \[[^\]]*\] 100% \| \d+\/\d+ bytes/);
+    const piped = runCli(['export', '--appid', appid, '--out', file, '--data', data]);
+    expect(piped.err).not.toMatch(/%/);
+  });
+});
