@@ -15,16 +15,21 @@
 #   shard2   HTTP 38123  TCP 39000   }
 #   zookeeper     22181 (cluster only: ClickHouse 18.16 runs `ON CLUSTER` DDL only through ZooKeeper's
 #                        distributed DDL queue; without it: "DDL background thread is not initialized")
-# Each gets its own config, data and log dirs under $CH_WORK (default /tmp/datacube-ch). Interserver, HTTPS,
+# Each gets its own config, data and log dirs under $CH_WORK (default /tmp/datacube-ch). Every port can be moved
+# (CH_SINGLE_HTTP, CH_SINGLE_TCP, CH_SHARD1_HTTP, CH_SHARD1_TCP, CH_SHARD2_HTTP, CH_SHARD2_TCP, CH_ZK_PORT), the
+# server binary named (CH_SERVER_BIN), and CH_NODES=single starts the single server only (no ZooKeeper needed):
+# `npm test` uses these to run private servers on free ports in a temporary directory (test/globalSetup.ts).
+# Interserver, HTTPS,
 # MySQL and PostgreSQL ports are not configured, so they are not opened. Users: `default` without password,
 # accepted from loopback only. 18.16 does not refuse to run as root, so the servers run as whoever runs this.
 set -euo pipefail
 
 WORK="${CH_WORK:-/tmp/datacube-ch}"
 ZK_PORT="${CH_ZK_PORT:-22181}"
-NODES=(single shard1 shard2)
-declare -A HTTP=([single]=18123 [shard1]=28123 [shard2]=38123)
-declare -A TCP=([single]=19000 [shard1]=29000 [shard2]=39000)
+read -r -a NODES <<<"${CH_NODES:-single shard1 shard2}"
+declare -A HTTP=([single]=${CH_SINGLE_HTTP:-18123} [shard1]=${CH_SHARD1_HTTP:-28123} [shard2]=${CH_SHARD2_HTTP:-38123})
+declare -A TCP=([single]=${CH_SINGLE_TCP:-19000} [shard1]=${CH_SHARD1_TCP:-29000} [shard2]=${CH_SHARD2_TCP:-39000})
+clustered() { [[ " ${NODES[*]} " == *" shard1 "* ]]; }
 START_TIMEOUT="${CH_START_TIMEOUT:-60}"
 
 log() { printf '[clickhouse.sh] %s\n' "$*" >&2; }
@@ -34,7 +39,8 @@ as_root() {
 }
 
 server_bin() {
-  if command -v clickhouse-server >/dev/null 2>&1; then command -v clickhouse-server
+  if [ -n "${CH_SERVER_BIN:-}" ]; then [ -x "${CH_SERVER_BIN%% *}" ] && echo "$CH_SERVER_BIN"; return
+  elif command -v clickhouse-server >/dev/null 2>&1; then command -v clickhouse-server
   elif [ -x /usr/sbin/clickhouse-server ]; then echo /usr/sbin/clickhouse-server
   elif command -v clickhouse >/dev/null 2>&1; then echo "$(command -v clickhouse) server"
   else return 1; fi
@@ -214,12 +220,14 @@ print_tails() {
 
 cmd_start() {
   mkdir -p "$WORK"
-  start_zk
   local deadline=$((SECONDS + START_TIMEOUT))
-  until zk_ok; do
-    if [ $SECONDS -ge $deadline ]; then log "zookeeper did not answer within ${START_TIMEOUT}s"; print_tails; exit 1; fi
-    sleep 0.5
-  done
+  if clustered; then
+    start_zk
+    until zk_ok; do
+      if [ $SECONDS -ge $deadline ]; then log "zookeeper did not answer within ${START_TIMEOUT}s"; print_tails; exit 1; fi
+      sleep 0.5
+    done
+  fi
   for node in "${NODES[@]}"; do start_node "$node"; done
   for node in "${NODES[@]}"; do
     until http_ok "${HTTP[$node]}"; do
@@ -229,7 +237,8 @@ cmd_start() {
       sleep 0.5
     done
   done
-  log "all servers answer: single :${HTTP[single]}, cluster datacube :${HTTP[shard1]} :${HTTP[shard2]}"
+  if clustered; then log "all servers answer: single :${HTTP[single]}, cluster datacube :${HTTP[shard1]} :${HTTP[shard2]}"
+  else log "the single server answers on :${HTTP[single]}"; fi
 }
 
 stop_pidfile() { # $1 = name, $2 = pid file
@@ -252,15 +261,19 @@ cmd_status() {
   for node in "${NODES[@]}"; do
     if http_ok "${HTTP[$node]}"; then echo "$node up (HTTP ${HTTP[$node]})"; else echo "$node down"; rc=1; fi
   done
-  if zk_ok; then echo "zookeeper up ($ZK_PORT)"; else echo "zookeeper down"; rc=1; fi
+  if clustered; then
+    if zk_ok; then echo "zookeeper up ($ZK_PORT)"; else echo "zookeeper down"; rc=1; fi
+  fi
   return $rc
 }
 
 cmd_env() {
   echo "export DATACUBE_TEST_CLICKHOUSE=clickhouse://default:@127.0.0.1:${HTTP[single]}/datacube_test"
-  echo "export DATACUBE_TEST_CLICKHOUSE_CLUSTER=clickhouse://default:@127.0.0.1:${HTTP[shard1]}/datacube_test?cluster=datacube"
-  # Each shard's own HTTP endpoint, so tests can read the shards' local tables directly.
-  echo "export DATACUBE_TEST_CLICKHOUSE_SHARDS=http://127.0.0.1:${HTTP[shard1]},http://127.0.0.1:${HTTP[shard2]}"
+  if clustered; then
+    echo "export DATACUBE_TEST_CLICKHOUSE_CLUSTER=clickhouse://default:@127.0.0.1:${HTTP[shard1]}/datacube_test?cluster=datacube"
+    # Each shard's own HTTP endpoint, so tests can read the shards' local tables directly.
+    echo "export DATACUBE_TEST_CLICKHOUSE_SHARDS=http://127.0.0.1:${HTTP[shard1]},http://127.0.0.1:${HTTP[shard2]}"
+  fi
 }
 
 # A private single server for tests that stop and restart ClickHouse (never the shared ones): same config writer.

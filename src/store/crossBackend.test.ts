@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { ManualClock } from '../domain/clock.ts';
 import { formatDay, startOfDay } from '../domain/day.ts';
@@ -15,7 +15,7 @@ import type { VisitEvent } from '../domain/event.ts';
 import { generateDemoEvents } from '../demo/index.ts';
 import { prepareBatch } from '../ingest/index.ts';
 import { openServices } from '../services.ts';
-import { dropDatabase, freshDatabaseUrl } from './clickhouse/testing.ts';
+import { describeWithClickHouse, dropDatabase, freshDatabaseUrl } from './clickhouse/testing.ts';
 import { openClickHouseStore } from './clickhouse/index.ts';
 import { DuckDBStore } from './duckdb/index.ts';
 import { canonical } from './referencePortrait.ts';
@@ -25,6 +25,8 @@ const END = 20_000; // a fixed Shanghai day (2024-10-05), so the data never depe
 const NOW = startOfDay(END + 1) + 10 * 3_600_000;
 const dir = mkdtempSync(join(tmpdir(), 'datacube-cross-'));
 const BIN = resolve(import.meta.dirname, '../../bin/datacube.js');
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function demoEvents(): VisitEvent[] {
   const out: VisitEvent[] = [];
@@ -47,7 +49,7 @@ const WINDOWS = [
 const single = process.env.DATACUBE_TEST_CLICKHOUSE;
 const cluster = process.env.DATACUBE_TEST_CLICKHOUSE_CLUSTER;
 
-describe('one answer across backends', () => {
+describeWithClickHouse(['DATACUBE_TEST_CLICKHOUSE', 'DATACUBE_TEST_CLICKHOUSE_CLUSTER'], 'one answer across backends', () => {
   const appid = 'wx00000000c0ffee01';
   const events = demoEvents();
   const stores: { name: string; store: Store; drop?: () => Promise<void> }[] = [];
@@ -69,7 +71,6 @@ describe('one answer across backends', () => {
       await s.store.close();
       await s.drop?.();
     }
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('has the ClickHouse servers to compare with', () => {
