@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERRORS } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
@@ -47,12 +47,48 @@ export interface ServerOptions {
 const HEADERS_TIMEOUT_MS = 20_000;
 const CONNECTIONS_CHECK_MS = 2_000;
 
+/**
+ * Requests on each connection whose answers are not finished yet. A client may send bytes after a complete
+ * request that are no request at all (garbage after `Connection: close`, a broken pipeline): the answer to the
+ * complete request still goes out, then the connection closes — the garbage gets no answer of its own.
+ */
+class Answering {
+  private readonly open = new WeakMap<Socket, Set<IncomingMessage>>();
+  private readonly whenIdle = new WeakMap<Socket, () => void>();
+
+  track(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    let set = this.open.get(socket);
+    if (!set) this.open.set(socket, (set = new Set()));
+    set.add(req);
+    res.once('close', () => {
+      set.delete(req);
+      if (set.size > 0) return;
+      const then = this.whenIdle.get(socket);
+      this.whenIdle.delete(socket);
+      then?.();
+    });
+  }
+
+  /** True (and `then` runs once they are done) when the connection has answers in flight to complete requests. */
+  deferred(socket: Socket, then: () => void): boolean {
+    const set = this.open.get(socket);
+    if (!set || set.size === 0 || ![...set].every((r) => r.complete)) return false;
+    this.whenIdle.set(socket, then);
+    return true;
+  }
+}
+
 /** The answer to a request that cannot be read at the HTTP level (written on the raw socket, which then closes). */
-function clientErrorHandler(s: Services) {
+function clientErrorHandler(s: Services, answering: Answering) {
   return function (this: FastifyInstance, err: NodeJS.ErrnoException, socket: Socket): void {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     const rid = newRid(s.clock.now());
+    if (status !== 408 && answering.deferred(socket, () => socket.destroySoon())) {
+      this.log.info({ reqId: rid, code: err.code }, 'client error after a complete request: its answer goes out, then the connection closes');
+      return;
+    }
     const e = status === 431 ? ERRORS.CONTENT_TOO_LARGE : ERRORS.DATA_FORMAT;
     const hint =
       status === 408 ? 'the request took too long to arrive' : status === 431 ? 'the request headers are too large' : 'the request is not valid HTTP';
@@ -112,6 +148,7 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
           ...loggerOptions,
           serializers: { req: requestSerializer(knownSegments), ...((loggerOptions as { serializers?: Record<string, unknown> }).serializers ?? {}) },
         };
+  const answering = new Answering();
   const app = Fastify({
     logger,
     bodyLimit: s.config.maxBodyBytes,
@@ -127,7 +164,7 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     trustProxy: s.config.trustedProxies.length > 0 ? s.config.trustedProxies : false,
     // Answer requests without a Host header ourselves (as JSON) rather than with Node's bare 400.
     http: { requireHostHeader: false, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
-    clientErrorHandler: clientErrorHandler(s),
+    clientErrorHandler: clientErrorHandler(s, answering),
     frameworkErrors: (err, req, reply) => {
       const e = ERRORS.DATA_FORMAT;
       const why = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid' : 'the request could not be read';
@@ -139,6 +176,13 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     for (const seg of route.url.split('/')) if (seg !== '' && !seg.startsWith(':') && !seg.includes('*')) knownSegments.add(seg);
   });
   if (logger !== false) logRequests(app);
+  // A client may half-close its side once its request is sent (`printf 'GET /healthz …' | nc host 8080` does): finish
+  // the answer, then close. Node's default ends the connection at the client's FIN, dropping any answer not yet
+  // written, so an async route (one that asks the store) answered such a client with nothing at all.
+  // (`httpAllowHalfOpen` is a property of Node's http.Server that its type declarations leave out.)
+  (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // After Fastify's own listener, in the same turn as the parser reads the request (so before any bytes after it).
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => answering.track(req, res));
 
   // Bodies are read as bytes; each route decides how to parse them (WeChat takes JSON whatever the content type).
   app.removeAllContentTypeParsers();

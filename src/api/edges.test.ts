@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { ManualClock } from '../domain/clock.ts';
@@ -40,6 +41,33 @@ describe('API edges', () => {
     const s = await t.post('//cgi-bin/stable_token/', { grant_type: 'client_credential', appid: app.appid, secret: app.secret });
     expect(typeof s.json.access_token).toBe('string');
     expect((await t.get('//healthz/')).json).toEqual({ ok: true });
+  });
+
+  it('answers a client that half-closes once its request is sent (printf … | nc), on routes that ask the store', async () => {
+    // The fuzz test's counterexample (seed 521661063), as bytes on a socket, then variants on async routes.
+    const port = Number(new URL(t.url).port);
+    const raw = (bytes: string) =>
+      new Promise<string>((resolve) => {
+        const chunks: Buffer[] = [];
+        const s = net.connect(port, '127.0.0.1');
+        s.on('data', (d: Buffer) => chunks.push(d));
+        s.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        s.on('error', () => undefined);
+        s.end(bytes, 'latin1'); // send, then FIN
+      });
+    const token = await t.token(app.appid, app.secret);
+    const cases: [string, RegExp][] = [
+      ['GET /healthz HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\n12345     ', /^HTTP\/1\.1 200 [^]*\{"ok":true\}$/],
+      ['GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 200 [^]*\{"ok":true\}$/],
+      [`GET /cgi-bin/token?grant_type=client_credential&appid=${app.appid}&secret=${app.secret} HTTP/1.0\r\n\r\n`, /"access_token":"/],
+      [
+        `POST /datacube/getweanalysisappiduserportrait?access_token=${token} HTTP/1.1\r\nHost: x\r\nContent-Length: ${JSON.stringify(BODY).length}\r\n\r\n${JSON.stringify(BODY)}`,
+        /"ref_date":"/,
+      ],
+    ];
+    for (const [bytes, answer] of cases) {
+      for (let i = 0; i < 20; i++) expect(await raw(bytes), bytes.split('\r\n')[0]).toMatch(answer);
+    }
   });
 
   it('answers an unknown route with HTTP 404 and errcode 40066', async () => {
