@@ -5,9 +5,9 @@ import { ERRORS } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import { SMALL_BODY_BYTES } from './bodyBudget.ts';
 import { BusyError, installBodyGate, UnknownRouteError } from './bodyGate.ts';
-import { requestSerializer } from './logging.ts';
+import { redactUrl, requestSerializer } from './logging.ts';
 import { OPEN_APIS } from './openApis.ts';
-import { logRequests } from './requestLog.ts';
+import { logErrcodes, RequestLogController } from './requestLog.ts';
 import { errorBody, sendError } from './reply.ts';
 import { newRid } from './rid.ts';
 import { dashboardRoutes } from './dashboard/index.ts';
@@ -154,7 +154,7 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     bodyLimit: s.config.maxBodyBytes,
     genReqId: () => newRid(s.clock.now()),
     // One line per answered request instead of Fastify's two (see requestLog.ts).
-    disableRequestLogging: true,
+    logController: new RequestLogController(knownSegments),
     // WxJava with a base URL ending in "/" asks for //datacube/…; some clients add a trailing slash.
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
     // While closing, requests on open connections get our own 503 (see the onRequest hook), as JSON with an errcode.
@@ -168,6 +168,8 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     frameworkErrors: (err, req, reply) => {
       const e = ERRORS.DATA_FORMAT;
       const why = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid' : 'the request could not be read';
+      // Answered before routing: Fastify logs no line for it (see requestLog.ts), so log it here.
+      req.log.info({ req: { method: req.method, url: redactUrl(req.url, knownSegments) }, res: { statusCode: 200 }, errcode: e.errcode }, 'request answered');
       return (reply as FastifyReply).code(200).type('application/json; charset=utf-8').send(errorBody(e.errcode, e.errmsg, req.id, why));
     },
   });
@@ -175,7 +177,7 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
   app.addHook('onRoute', (route) => {
     for (const seg of route.url.split('/')) if (seg !== '' && !seg.startsWith(':') && !seg.includes('*')) knownSegments.add(seg);
   });
-  if (logger !== false) logRequests(app);
+  if (logger !== false) logErrcodes(app);
   // A client may half-close its side once its request is sent (`printf 'GET /healthz …' | nc host 8080` does): finish
   // the answer, then close. Node's default ends the connection at the client's FIN, dropping any answer not yet
   // written, so an async route (one that asks the store) answered such a client with nothing at all.

@@ -1,36 +1,59 @@
-import type { FastifyInstance } from 'fastify';
+import { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { redactUrl } from './logging.ts';
 
-/** Routes whose successful answers are logged at `debug`, not `info`: load balancers ask them every few seconds. */
+/** Routes whose successful answers (no errcode) are logged at `debug`, not `info`: load balancers ask every few seconds. */
 const QUIET_PATHS = new Set(['/healthz']);
 
 const ERRCODE = /^\{"errcode":(-?\d+)/;
 
+/** The WeChat errcode of each answer that carries one, seen as it is sent. */
+const errcodes = new WeakMap<object, number>();
+
 /**
- * One log line per answered request (Fastify's own pair of "incoming request" / "request completed" lines is turned
- * off): method, URL with secrets redacted, status, the WeChat errcode when the answer carries one, and the time
- * taken; `reqId` is the rid the client saw. Health checks that succeed are logged at `debug`.
+ * One log line per answered request, instead of Fastify's pair of "incoming request" / "request completed" lines:
+ * method, URL with secrets redacted, status, the WeChat errcode when the answer carries one, and the time taken;
+ * `reqId` is the rid the client saw. Health checks that succeed are logged at `debug`. The line is written when the
+ * answer has gone out (or the connection closed first), from the moment Fastify routes the request — so requests
+ * that fail before their route's hooks (an unreadable body on an unknown route) are logged too.
  */
-export function logRequests(app: FastifyInstance): void {
-  const errcodes = new WeakMap<object, number>();
+export class RequestLogController extends LogController {
+  /** `knownSegments`: the path segments of the server's routes; others are redacted (see redactPath). */
+  constructor(private readonly knownSegments?: ReadonlySet<string>) {
+    super();
+  }
+
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    let logged = false;
+    const line = (error?: Error) => {
+      if (logged) return;
+      logged = true;
+      const status = reply.raw.statusCode;
+      const path = request.url.split('?')[0] ?? '';
+      const errcode = errcodes.get(request);
+      const fields = {
+        req: { method: request.method, url: redactUrl(request.url, this.knownSegments), remoteAddress: request.ip },
+        res: { statusCode: status },
+        ...(errcode === undefined ? {} : { errcode }),
+        responseTime: Math.round(reply.elapsedTime * 10) / 10,
+      };
+      if (error) request.log.info({ ...fields, aborted: error.message }, 'request not answered');
+      else if (QUIET_PATHS.has(path) && status < 400 && errcode === undefined) request.log.debug(fields, 'request answered');
+      else request.log.info(fields, 'request answered');
+    };
+    reply.raw.once('finish', () => line());
+    reply.raw.once('close', () => line(reply.raw.writableFinished ? undefined : new Error('the connection closed before the answer was sent')));
+  }
+
+  override requestCompleted(): void {}
+}
+
+/** Notes the errcode of each JSON answer, for its log line. */
+export function logErrcodes(app: FastifyInstance): void {
   app.addHook('onSend', async (req, _reply, payload) => {
     if (typeof payload === 'string') {
       const m = ERRCODE.exec(payload);
       if (m?.[1]) errcodes.set(req, Number(m[1]));
     }
     return payload;
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    const status = reply.statusCode;
-    const path = req.url.split('?')[0] ?? '';
-    const errcode = errcodes.get(req);
-    const fields = {
-      req: { method: req.method, url: redactUrl(req.url), remoteAddress: req.ip },
-      res: { statusCode: status },
-      ...(errcode === undefined ? {} : { errcode }),
-      responseTime: Math.round(reply.elapsedTime * 10) / 10,
-    };
-    if (QUIET_PATHS.has(path) && status < 400) req.log.debug(fields, 'request answered');
-    else req.log.info(fields, 'request answered');
   });
 }
