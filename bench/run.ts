@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { cliBench } from './cli.ts';
 import { clickhouseBench } from './clickhouse.ts';
 import { collectBench } from './collect.ts';
 import { fairnessBench } from './fairness.ts';
@@ -55,6 +56,7 @@ const sections: [string, (dir: string) => Promise<Figure[]>][] = [
   ['P3', ingestBench],
   ['P5', clickhouseBench],
   ['P6', collectBench],
+  ['P7', cliBench],
   ['P8', fairnessBench],
 ];
 
