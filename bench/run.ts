@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: datacube's speed as ratios against baselines measured in the same run (see bench/README.md).
  * Prints a table and writes bench/results.json. `BENCH_QUICK=1`: small sizes, one run each (a smoke test).
- * `BENCH_ONLY=P1,P3`: only those sections (P1 includes P4, P6 includes P6b). `BENCH_KEEP=1`: keep the scratch directory.
+ * `BENCH_ONLY=P1,P3`: only those sections (P1 includes P4, P6 includes P6b); results.json keeps the other sections'
+ * figures from their last run, each with the date it was measured. `BENCH_KEEP=1`: keep the scratch directory.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,10 +45,31 @@ const results = {
   seconds: 0,
 };
 
+let keptFigures: (Figure & { measured?: string })[] | undefined;
+
+/** The section a figure belongs to (`P1.7d` → P1; P4 is measured by P1, P6b by P6). */
+const sectionOf = (id: string) => (id === 'P4' ? 'P1' : id.startsWith('P6b') ? 'P6' : (id.split('.')[0] ?? id));
+
+/**
+ * With BENCH_ONLY, the figures of the sections not run are kept from the results file as it was, with the date of
+ * the run that measured them, so running one section never drops the others.
+ */
+function kept(path: string): (Figure & { measured?: string })[] {
+  if (only.length === 0 || !existsSync(path)) return [];
+  try {
+    const old = JSON.parse(readFileSync(path, 'utf8')) as { date?: string; figures?: (Figure & { measured?: string })[] };
+    return (old.figures ?? []).filter((f) => !only.includes(sectionOf(f.id))).map((f) => ({ ...f, measured: f.measured ?? old.date }));
+  } catch {
+    return [];
+  }
+}
+
 function save(): void {
   results.seconds = Math.round((Date.now() - started) / 1000);
   // A quick run writes beside the real results, so a smoke test never overwrites them.
-  writeFileSync(join(here, QUICK ? 'results.quick.json' : 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  const path = join(here, QUICK ? 'results.quick.json' : 'results.json');
+  const previous = keptFigures ?? (keptFigures = kept(path));
+  writeFileSync(path, `${JSON.stringify({ ...results, figures: [...previous, ...figures] }, null, 2)}\n`);
 }
 
 const sections: [string, (dir: string) => Promise<Figure[]>][] = [
