@@ -13,8 +13,9 @@ interface OpenApi {
   readonly analysis: { getUserPortrait: Call };
 }
 interface WxCloud {
-  init(config: { env: string; serviceUrl: string; secretId: string; secretKey: string }): void;
+  init(config: { env: string | symbol; serviceUrl: string; secretId: string; secretKey: string }): void;
   openapi: OpenApi;
+  readonly DYNAMIC_CURRENT_ENV: symbol;
 }
 const require = createRequire(import.meta.url);
 process.env.TENCENTCLOUD = 'true'; // no probe of Tencent Cloud's metadata host
@@ -107,6 +108,32 @@ describe('cloud call through the real wx-server-sdk', () => {
     const unknown = cloudFor(serviceUrl, 'no-such-env', app.appid, app.secret);
     const e2 = await thrown(unknown.openapi.analysis.getUserPortrait({ beginDate: begin, endDate: end }));
     expect(String(e2.errMsg)).toMatch(/invalid env/);
+  });
+
+  it('takes the env from TCB_ENV with cloud.init({ env: cloud.DYNAMIC_CURRENT_ENV }), as the README shows', async () => {
+    const saved = { TCB_ENV: process.env.TCB_ENV, TCB_CONTEXT_KEYS: process.env.TCB_CONTEXT_KEYS, SCF_NAMESPACE: process.env.SCF_NAMESPACE };
+    const call = async () => {
+      delete require.cache[require.resolve('wx-server-sdk')];
+      const cloud = require('wx-server-sdk') as WxCloud;
+      cloud.init({ env: cloud.DYNAMIC_CURRENT_ENV, serviceUrl, secretId: app.appid, secretKey: app.secret });
+      return cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end });
+    };
+    try {
+      // What a cloud function's runtime sets: TCB_ENV, named in TCB_CONTEXT_KEYS (the SDK reads it only then).
+      process.env.TCB_ENV = 'cloud1-test';
+      process.env.TCB_CONTEXT_KEYS = 'TCB_ENV';
+      const r = await call();
+      expect(r.refDate).toBe(end);
+      expect(r.errCode).toBe(0);
+      // TCB_ENV alone is not read: the request names no env and is refused, saying so.
+      delete process.env.TCB_CONTEXT_KEYS;
+      expect(String((await thrown(call())).errMsg)).toMatch(/missing env/);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   it('uses the appid as the env of an app created without one', async () => {
