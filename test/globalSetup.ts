@@ -14,22 +14,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { findClickHouseServer } from './clickhouseServer.ts';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const script = resolve(import.meta.dirname, '../.ci/clickhouse.sh');
 const inCi = () => Boolean(process.env.CI) && process.env.CI !== 'false';
 let started: { env: NodeJS.ProcessEnv; work: string; watchdog?: import('node:child_process').ChildProcess } | undefined;
-
-/** The clickhouse-server to run, or undefined when it is not installed. */
-export function findClickHouseServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const named = env.DATACUBE_CLICKHOUSE_SERVER;
-  if (named !== undefined) return existsSync(named) ? named : undefined;
-  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/bin'];
-  for (const d of dirs) if (existsSync(join(d, 'clickhouse-server'))) return join(d, 'clickhouse-server');
-  for (const d of dirs) if (existsSync(join(d, 'clickhouse'))) return `${join(d, 'clickhouse')} server`;
-  return undefined;
-}
 
 function zookeeperInstalled(): boolean {
   const java = (process.env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, 'java')));

@@ -8,7 +8,6 @@
  * each of them.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,11 +15,13 @@ import { startTestServer, type TestServer } from '../../src/api/testing.ts';
 import { systemClock } from '../../src/domain/clock.ts';
 import { dayOf, formatDay } from '../../src/domain/day.ts';
 import { openStore } from '../../src/store/index.ts';
+import { findClickHouseServer } from '../clickhouseServer.ts';
 import { removeDir, rng, sleep, tempDir } from './harness.ts';
 import { activeUsers, drainPending, Ledger, runIngestClient } from './ingestLoad.ts';
 
 const SCRIPT = resolve(import.meta.dirname, '../../.ci/clickhouse.sh');
-const installed = ['/usr/bin/clickhouse-server', '/usr/sbin/clickhouse-server', '/usr/bin/clickhouse'].some((p) => existsSync(p));
+const server = findClickHouseServer();
+const installed = server !== undefined;
 const HINT = 'needs Debian\'s clickhouse-server: `sudo bash .ci/clickhouse.sh install`';
 
 async function freePort(): Promise<number> {
@@ -42,7 +43,8 @@ if (!installed && !process.env.CI) {
     const dir = tempDir('ch-private');
     let ports: [number, number] = [0, 0];
     let t: TestServer | undefined;
-    const sh = (...args: string[]) => execFileSync('bash', [SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+    const sh = (...args: string[]) =>
+      execFileSync('bash', [SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000, env: server === undefined ? process.env : { ...process.env, CH_SERVER_BIN: server } });
     const start = () => sh('private-start', dir, String(ports[0]), String(ports[1]));
     afterAll(async () => {
       await t?.stop(true).catch(() => undefined);
