@@ -87,7 +87,9 @@ export class RemoteBackend implements Backend {
     return this.ok('POST', `${this.app(appid)}/secret`, {});
   }
   async hasApp(appid: string): Promise<boolean> {
-    return (await this.listApps()).some((a) => a.appid === appid);
+    const { status } = await this.call<PublicApp | { error: string }>('GET', this.app(appid));
+    if (status !== 200 && status !== 404) throw new Error(`the server answered HTTP ${status}`);
+    return status === 200;
   }
   async countEvents(appid: string): Promise<number> {
     return (await this.ok<{ events: number }>('GET', `${this.app(appid)}/events`)).events;

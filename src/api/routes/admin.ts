@@ -90,6 +90,11 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
     }
   });
 
+  app.get('/admin/apps/:appid', async (req, reply) => {
+    const found = await s.store.getApp(appidParam(req));
+    return found ? publicApp(found) : reply.code(404).send({ error: `no app ${appidParam(req)}` });
+  });
+
   app.get('/admin/apps/:appid/events', async (req, reply) => {
     const appid = appidParam(req);
     if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
