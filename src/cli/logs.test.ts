@@ -31,7 +31,8 @@ describe('datacube serve output', { timeout: 180_000 }, () => {
       await server.stop();
     }
     const lines = server.stdout().split('\n').filter(Boolean);
-    expect(lines[0]).toMatch(/^datacube is listening on http:\/\/127\.0\.0\.1:\d+ \(data: .*, store: duckdb\)$/);
+    // The banner (plain text) and pino's JSON lines share standard output, in no fixed order.
+    expect(lines.filter((l) => /^datacube is listening on http:\/\/127\.0\.0\.1:\d+ \(data: .*, store: duckdb\)$/.test(l))).toHaveLength(1);
     const json = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const answered = json.filter((o) => o.msg === 'request answered');
     expect(answered.map((o) => (o.req as { url: string }).url)).toEqual(['/datacube/getweanalysisappiduserportrait?access_token=[redacted]', '/nowhere']);
