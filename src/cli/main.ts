@@ -53,9 +53,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     await program.parseAsync(argv);
     return EXIT.OK;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? EXIT.OK : e.exitCode || EXIT.FAILED;
-    }
+    // Commander printed the message (or the help) already: 0 for --help and --version, 1 for a usage error or a
+    // missing command (`datacube app` shows the app commands and exits 1).
+    if (e instanceof CommanderError) return e.exitCode;
     io.err(`datacube: ${e instanceof Error ? e.message : String(e)}`);
     return e instanceof CliError ? e.exitCode : EXIT.FAILED;
   }
