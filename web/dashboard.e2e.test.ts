@@ -7,7 +7,7 @@
  * suite fails in CI and skips itself elsewhere, saying how to install it. Screenshots and timings go to
  * test-output/dashboard/ (or $DATACUBE_SCREENSHOTS).
  */
-import AxeBuilder from '@axe-core/playwright';
+import { AxeBuilder } from '@axe-core/playwright';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
