@@ -31,9 +31,12 @@ describe('graceful shutdown', () => {
 
     const started = Date.now();
     const clients = Array.from({ length: 4 }, (_, client) =>
-      runIngestClient({ url: server.url, token, ledger, client, rand, stop: () => Date.now() - started > 30_000, maxBatch: 2000 }),
+      runIngestClient({ url: server.url, token, ledger, client, rand, stop: () => Date.now() - started > 60_000, maxBatch: 2000 }),
     );
-    await sleep(800);
+    // The signal goes out once the server has acknowledged a first batch (not after a fixed delay, which a loaded
+    // machine can outrun), so the shutdown always has acknowledged data to keep and ingest in flight.
+    const firstAckDeadline = Date.now() + 30_000;
+    while (ledger.acked.size === 0 && Date.now() < firstAckDeadline) await sleep(10);
     const ackedBeforeSignal = ledger.acked.size;
     server.child.kill('SIGTERM');
     // A liveness bound, not a speed measurement: a shutdown that hangs fails here.
