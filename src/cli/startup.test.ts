@@ -7,7 +7,7 @@ import { runCli } from './testing.ts';
 
 // The command starts fast because it loads only what a command needs: help and --version load commander and the
 // command declarations, never the store, the server or their libraries. Checked by recording every module the real
-// command resolves (an ESM resolve hook), not by timing (`npm run bench` times it: P7).
+// command loads (an ESM resolve hook and the CommonJS module cache), not by timing (`npm run bench` times it: P7).
 
 const dir = mkdtempSync(join(tmpdir(), 'datacube-startup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,7 +24,18 @@ export async function resolve(specifier, context, next) {
 `,
 );
 const register = join(dir, 'register.mjs');
-writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+// Modules loaded with require() (the store loads @duckdb/node-api that way) do not pass the ESM hook: the CommonJS
+// module cache, read at exit, lists them (it holds the CommonJS modules that imports loaded too).
+writeFileSync(
+  register,
+  `import { appendFileSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import { pathToFileURL } from 'node:url';
+register(${JSON.stringify(pathToFileURL(hooks).href)});
+const cache = createRequire(import.meta.url).cache;
+process.on('exit', () => appendFileSync(process.env.DATACUBE_TRACE_FILE, Object.keys(cache).map((f) => pathToFileURL(f).href + '\\n').join('')));
+`,
+);
 
 let traces = 0;
 function loaded(args: string[], env: Record<string, string> = {}): { modules: string[]; code: number | null; out: string; err: string } {

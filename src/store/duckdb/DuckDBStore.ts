@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import type { VisitEvent } from '../../domain/event.ts';
 import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
@@ -14,6 +14,7 @@ import type { EventIdFilter } from './eventIdFilter.ts';
 import { derivePending } from './derive.ts';
 import { DeriveQueue, type DeriveStep } from './deriveQueue.ts';
 import { DeviceNames, portraitCounts } from './portraitQuery.ts';
+import { duckdb } from './nodeApi.ts';
 import { MIGRATIONS } from './schema.ts';
 
 type Row = Record<string, DuckDBValue>;
@@ -150,7 +151,7 @@ export class DuckDBStore implements Store {
    */
   static async create(path: string, opts: DuckDBStoreOptions = {}): Promise<DuckDBStore> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const instance = await DuckDBInstance.create(path, { checkpoint_threshold: '64MB', memory_limit: opts.memoryLimit ?? '512MB' });
+    const instance = await duckdb.DuckDBInstance.create(path, { checkpoint_threshold: '64MB', memory_limit: opts.memoryLimit ?? '512MB' });
     const writer = await instance.connect();
     const deriver = await instance.connect();
     const readers = [];

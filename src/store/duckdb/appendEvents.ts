@@ -1,4 +1,5 @@
-import { listValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import { duckdb } from './nodeApi.ts';
 import type { VisitEvent } from '../../domain/event.ts';
 import type { AppendResult } from '../store.ts';
 import { EventIdFilter, eventIdHash } from './eventIdFilter.ts';
@@ -113,7 +114,7 @@ export async function appendEvents(
   for (const [appid, maybe] of maybeByApp) {
     const r = await conn.runAndReadAll('SELECT event_id FROM events WHERE appid = $1 AND event_id IN (SELECT unnest($2::VARCHAR[]))', [
       appid,
-      listValue(maybe),
+      duckdb.listValue(maybe),
     ]);
     if (r.currentRowCount > 0) storedByApp.set(appid, new Set(r.getRows().map((row) => String(row[0]))));
   }
