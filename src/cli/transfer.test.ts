@@ -63,11 +63,20 @@ describe('datacube export and import', { timeout: 240_000 }, () => {
     try {
       const first = await runCliAsync(['import', file, '--data', dst]);
       expect(first.code, first.err).toBe(0);
-      expect(JSON.parse(first.out)).toEqual({ appid, created: true, secretReadable: false, accepted: 5, duplicates: 0 });
+      expect(JSON.parse(first.out)).toEqual({ appid, created: true, secretReadable: false, accepted: 5, duplicates: 0, rejected: 0, errors: [] });
       const second = await runCliAsync(['import', file, '--data', dst]);
       expect(second.code, second.err).toBe(0);
       expect(JSON.parse(second.out)).toMatchObject({ appid, created: false, accepted: 0, duplicates: 5 });
       expect(listOf((await runCliAsync(['app', 'list', '--data', dst])).out).find((a) => a.appid === appid)?.events).toBe(5);
+      // The server checks each event as ingest would: a line it refuses is reported by its line, the others stored.
+      const fileLines = readFileSync(file, 'utf8').trim().split('\n');
+      const event = JSON.parse(fileLines[1] ?? '{}') as Record<string, unknown>;
+      const withBad = join(dir, 'with-bad.export.ndjson');
+      writeFileSync(withBad, [...fileLines, JSON.stringify({ ...event, eventId: 'bad-time', time: 9e15 }), '{not json', JSON.stringify({ ...event, eventId: 'fine' })].join('\n') + '\n');
+      const mixed = await runCliAsync(['import', withBad, '--data', dst]);
+      expect(mixed.code, mixed.err).toBe(1);
+      expect(JSON.parse(mixed.out)).toMatchObject({ accepted: 1, duplicates: 5, rejected: 2, errors: [{ line: 7, reason: expect.stringMatching(/^time: /) }, { line: 8, reason: 'not JSON' }] });
+      expect(mixed.err).toMatch(/2 lines were not imported; the others were/);
       // The portrait is the source's.
       const p = await runCliAsync(['portrait', '--appid', appid, '--last', '7', '--json', '--data', dst]);
       expect(p.code, p.err).toBe(0);
@@ -77,7 +86,7 @@ describe('datacube export and import', { timeout: 240_000 }, () => {
     }
     // Without a server, a third time: still nothing new.
     const third = runCli(['import', file, '--data', dst]);
-    expect(JSON.parse(third.out)).toMatchObject({ accepted: 0, duplicates: 5 });
+    expect(JSON.parse(third.out)).toMatchObject({ accepted: 0, duplicates: 5, rejected: 0 });
     const notExport = join(dir, 'not-export.ndjson');
     writeFileSync(notExport, '{"openid":"x"}\n');
     const bad = runCli(['import', notExport, '--data', dst]);
