@@ -3,6 +3,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ERRORS } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
+import type { TestMode } from '../testmode/index.ts';
 import { SMALL_BODY_BYTES } from './bodyBudget.ts';
 import { BusyError, installBodyGate, UnknownRouteError } from './bodyGate.ts';
 import { redactUrl, requestSerializer } from './logging.ts';
@@ -18,6 +19,7 @@ import { eventRoutes, InflightLimit } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { tokenRoutes } from './routes/token.ts';
 import { tcbRoutes } from './routes/tcb.ts';
+import { testModeRoutes } from './routes/testMode.ts';
 import { UploadWatch } from './uploadWatch.ts';
 
 export interface ServerOptions {
@@ -41,6 +43,11 @@ export interface ServerOptions {
    * large body on a steady link is not.
    */
   requestTimeoutMs?: number;
+  /**
+   * `serve --test-mode`: adds /__datacube/clock and /__datacube/faults and lets fault rules answer the WeChat routes
+   * and /tcb. `s.clock` must be `testMode.clock`. Without it, none of this exists (/__datacube/* is 404).
+   */
+  testMode?: TestMode;
 }
 
 /** A request's headers must all arrive within this time (Node checks every CONNECTIONS_CHECK_MS). */
@@ -240,6 +247,8 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(notFound(req)));
 
+  // Test mode first: its fault hook must be in place before the routes it answers for.
+  if (opts.testMode) await testModeRoutes(app, s, opts.testMode);
   await healthRoutes(app, s);
   await tokenRoutes(app, s);
   await datacubeRoutes(app, s);
@@ -247,7 +256,7 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
   const busyBatch = (req: FastifyRequest, reply: FastifyReply) => sendBusy(req, reply, 'the server is busy; retry this batch');
   await eventRoutes(app, s, inflight, busyBatch);
   await collectRoutes(app, s, inflight, busyBatch);
-  await tcbRoutes(app, s);
+  await tcbRoutes(app, s, opts.testMode);
   if (s.config.dashboard) await dashboardRoutes(app, s);
   if (opts.adminKey) {
     const key = opts.adminKey;

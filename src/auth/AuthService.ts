@@ -5,7 +5,7 @@ import { startOfDay } from '../domain/day.ts';
 import { WeChatError } from '../domain/errors.ts';
 import type { AppRecord, TokenKind, TokenRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
-import { APPID_PATTERN, envIdProblem, hashSecret, hashToken, newAppid, newSecret, newToken, Sealer, verifySecret } from './crypto.ts';
+import { APPID_PATTERN, SECRET_PATTERN, envIdProblem, hashSecret, hashToken, newAppid, newSecret, newToken, Sealer, verifySecret } from './crypto.ts';
 import { FailureLimiter } from './failureLimiter.ts';
 import { KeyedSerial } from './keyedSerial.ts';
 import { WorkPool } from './workPool.ts';
@@ -86,10 +86,22 @@ export class AuthService {
 
   // ---- apps
 
-  async createApp(input: { name?: string; env?: string; dailyQuota?: number; collect?: boolean } = {}): Promise<{ app: AppRecord; secret: string }> {
+  /**
+   * Creates an app with a new random appid and secret, or with the given ones (seeded demo data: both must have the
+   * usual form and the appid must be free).
+   */
+  async createApp(
+    input: { name?: string; env?: string; dailyQuota?: number; collect?: boolean; credentials?: { appid: string; secret: string } } = {},
+  ): Promise<{ app: AppRecord; secret: string }> {
     checkAppInput(input);
-    const appid = newAppid();
-    const secret = newSecret();
+    const given = input.credentials;
+    if (given) {
+      if (!APPID_PATTERN.test(given.appid)) throw new Error('appid must be "wx" and 16 lowercase hex characters');
+      if (!SECRET_PATTERN.test(given.secret)) throw new Error('secret must be 32 lowercase hex characters');
+      if (await this.store.getApp(given.appid)) throw new Error(`app ${given.appid} already exists`);
+    }
+    const appid = given?.appid ?? newAppid();
+    const secret = given?.secret ?? newSecret();
     const app: AppRecord = {
       appid,
       name: input.name ?? appid,
@@ -102,6 +114,7 @@ export class AuthService {
     };
     if (input.env && (await this.store.getAppByEnv(input.env))) throw new Error(`the cloud env "${input.env}" already belongs to another app`);
     await this.store.createApp(app);
+    this.appCache.delete(appid); // an earlier "no such app" must not outlive the app's creation
     return { app, secret };
   }
 

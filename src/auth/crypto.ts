@@ -15,6 +15,16 @@ export function newToken(): string {
   return randomBytes(48).toString('base64url');
 }
 
+/**
+ * The demo app of a seed (`datacube demo --seed N`, `serve --demo --seed N`): the same appid and secret for the same
+ * seed on every machine, so a test suite can write them down. Anyone who knows the seed knows the secret: for test
+ * and demo data only.
+ */
+export function seededAppCredentials(seed: number): { appid: string; secret: string } {
+  const digest = (what: string) => createHash('sha256').update(`datacube seeded ${what} ${seed >>> 0}`).digest('hex');
+  return { appid: `wx${digest('appid').slice(0, 16)}`, secret: digest('secret').slice(0, 32) };
+}
+
 export const APPID_PATTERN = /^wx[0-9a-f]{16}$/;
 export const SECRET_PATTERN = /^[0-9a-f]{32}$/;
 

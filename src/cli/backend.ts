@@ -37,7 +37,8 @@ export interface AppInput {
  */
 export interface Backend {
   readonly kind: 'local' | 'remote';
-  createApp(input: AppInput): Promise<PublicApp & { secret: string }>;
+  /** A new app; with `credentials`, exactly that appid and secret (the seeded demo app). */
+  createApp(input: AppInput & { credentials?: { appid: string; secret: string } }): Promise<PublicApp & { secret: string }>;
   listApps(): Promise<AppListing[]>;
   updateApp(appid: string, patch: AppInput): Promise<PublicApp>;
   /** Removes the app with its events, tokens and counters; the number of events it had. */
@@ -53,5 +54,7 @@ export interface Backend {
   importApp(app: AppRecord): Promise<ImportedApp>;
   /** Exported events (checked as ingest checks them; refused ones are answered by their index). */
   importEvents(appid: string, events: unknown[]): Promise<ImportAnswer>;
+  /** The time of the store's owner: the server's clock (moved by a test, in test mode), else this machine's. */
+  now(): Promise<number>;
   close(): Promise<void>;
 }

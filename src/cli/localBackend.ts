@@ -19,7 +19,7 @@ export class LocalBackend implements Backend {
   readonly kind = 'local' as const;
   constructor(readonly services: Services) {}
 
-  async createApp(input: AppInput): Promise<PublicApp & { secret: string }> {
+  async createApp(input: AppInput & { credentials?: { appid: string; secret: string } }): Promise<PublicApp & { secret: string }> {
     const { app, secret } = await this.services.auth.createApp(input);
     return { ...publicApp(app), secret };
   }
@@ -70,6 +70,9 @@ export class LocalBackend implements Backend {
   }
   importEvents(appid: string, events: unknown[]): Promise<ImportAnswer> {
     return importEvents(this.services, appid, events);
+  }
+  async now(): Promise<number> {
+    return this.services.clock.now();
   }
   async close(): Promise<void> {
     await this.services.close();

@@ -71,8 +71,9 @@ export class RemoteBackend implements Backend {
     return `/admin/apps/${encodeURIComponent(appid)}`;
   }
 
-  createApp(input: AppInput): Promise<PublicApp & { secret: string }> {
-    return this.ok('POST', '/admin/apps', input);
+  createApp(input: AppInput & { credentials?: { appid: string; secret: string } }): Promise<PublicApp & { secret: string }> {
+    const { credentials, ...rest } = input;
+    return this.ok('POST', '/admin/apps', { ...rest, ...credentials });
   }
   listApps(): Promise<AppListing[]> {
     return this.ok('GET', '/admin/apps');
@@ -194,6 +195,16 @@ export class RemoteBackend implements Backend {
       for (const r of a.rejected) total.rejected.push({ index: part.first + r.index, reason: r.reason });
     }
     return total;
+  }
+  /** The server's clock when it runs in test mode (GET /__datacube/clock), else this machine's (the server is on it). */
+  async now(): Promise<number> {
+    const r = await fetch(`${this.server.url}/__datacube/clock`);
+    if (r.status !== 200) {
+      await r.body?.cancel();
+      return Date.now();
+    }
+    const j = (await r.json()) as { nowMs?: unknown };
+    return typeof j.nowMs === 'number' ? j.nowMs : Date.now();
   }
   async close(): Promise<void> {}
 }

@@ -2,13 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from '../api/index.ts';
 import { prettyLogStream } from '../api/prettyLog.ts';
 import { storeIdentity } from '../store/storeIdentity.ts';
+import { OPEN_APIS } from '../api/openApis.ts';
+import { TEST_MODE_PREFIX } from '../api/routes/testMode.ts';
 import { formatDay } from '../domain/day.ts';
 import { yesterday } from '../domain/clock.ts';
 import type { Config } from '../config.ts';
 import { secureDataDir } from '../dataDir.ts';
 import { openServices, type Services } from '../services.ts';
-import { readDemoCredentials } from './demoApp.ts';
-import { fillDemo } from './fillDemo.ts';
+import { formatInstant, isLoopbackHost, TestMode } from '../testmode/index.ts';
+import { readDemoCredentials, writeDemoCredentials } from './demoApp.ts';
+import { fillDemo, seededDemoApp } from './fillDemo.ts';
 import { LocalBackend } from './localBackend.ts';
 import { liveServer, removeServerFile, writeServerFile } from './serverFile.ts';
 
@@ -31,27 +34,58 @@ function loggerFor(config: Config): Record<string, unknown> {
   return pretty ? { level: config.logLevel, stream: prettyLogStream(process.stdout) } : { level: config.logLevel };
 }
 
+export interface StartOptions {
+  /** Make the demo app with demo data: on an empty store, or (with `seed`) when the seeded demo app is missing. */
+  demo?: boolean;
+  /** Seeds the demo app and its data (and test mode's `ratio` faults): same seed and clock, same answers. */
+  seed?: number;
+  /** Size of the demo data (default 5,000 users over 30 days). */
+  demoUsers?: number;
+  demoDays?: number;
+  /** `--test-mode`: a movable clock and programmable faults (see src/testmode). */
+  testMode?: {
+    /** `--clock`: where the clock starts (epoch ms); default the time of the start. */
+    clockMs?: number;
+    /** `--test-mode-anywhere`: allow a listen address other than loopback. */
+    anywhere?: boolean;
+  };
+  print?: (line: string) => void;
+}
+
+/** Refuses test mode on an address other machines can reach, unless asked for (`--test-mode-anywhere`). */
+export function checkTestModeHost(host: string, anywhere: boolean | undefined): void {
+  if (!anywhere && !isLoopbackHost(host)) {
+    throw new Error(
+      `test mode lets any caller move the clock and inject faults, so it listens on loopback only; --host ${host} needs --test-mode-anywhere`,
+    );
+  }
+}
+
 /**
- * Starts the HTTP server on the configured store; with `demo`, fills an empty store with the demo app. Prints the
- * banner (where it listens; the demo app's credentials and curl lines when there is one) whatever the log level.
+ * Starts the HTTP server on the configured store; with `demo`, fills an empty store with the demo app (see
+ * `StartOptions` for seeded data and test mode). Prints the banner (where it listens; the demo app's credentials and
+ * curl lines when there is one) whatever the log level.
  */
-export async function startServer(config: Config, opts: { demo?: boolean; print?: (line: string) => void } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const print = opts.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   const store = storeIdentity(config.store, config.dataDir);
+  if (opts.testMode) checkTestModeHost(config.host, opts.testMode.anywhere);
   secureDataDir(config.dataDir);
   const other = await liveServer(config.dataDir);
   if (other) throw new Error(`a datacube server (pid ${other.pid}) already serves ${config.dataDir} at ${other.url}`);
-  const services = await openServices(config);
+  const testMode = opts.testMode ? new TestMode({ clockMs: opts.testMode.clockMs ?? Date.now(), seed: opts.seed, apis: OPEN_APIS }) : undefined;
+  const services = await openServices(config, testMode?.clock);
   try {
-    if (opts.demo && (await services.store.listApps()).length === 0) {
-      print('First start: creating the demo app with 30 days of synthetic visits…');
-      await fillDemo(new LocalBackend(services), config.dataDir, services.clock, { users: 5000, days: 30 });
-    }
+    if (opts.demo) await makeDemo(services, config.dataDir, opts, print, testMode);
     const adminKey = randomBytes(32).toString('hex');
-    const app = await createServer(services, { adminKey, logger: loggerFor(config) });
+    const app = await createServer(services, { adminKey, logger: loggerFor(config), testMode });
     const address = await app.listen({ port: config.port, host: config.host });
     const url = address.replace('://[::1]', '://localhost');
     await printBanner(print, url, config.dataDir, services);
+    if (testMode) {
+      print(`Test mode: the clock stands at ${formatInstant(testMode.clock.now())}; move it with POST ${url}${TEST_MODE_PREFIX}/clock {"advance":"2h"}`);
+      print(`  fault rules: POST|GET|DELETE ${url}${TEST_MODE_PREFIX}/faults (or: datacube test clock|faults --data ${config.dataDir})`);
+    }
     // Last: once server.json is there, CLI commands go through this server.
     try {
       writeServerFile(config.dataDir, { url, pid: process.pid, adminKey, store, maxBodyBytes: config.maxBodyBytes });
@@ -83,6 +117,27 @@ export async function startServer(config: Config, opts: { demo?: boolean; print?
   }
 }
 
+/**
+ * `serve --demo`: without a seed, the demo app with 30 days of data on an empty store (the first start of
+ * `npm start`). With a seed, the seeded demo app whenever it is missing or empty, whatever else the store holds.
+ */
+async function makeDemo(services: Services, dataDir: string, opts: StartOptions, print: (l: string) => void, testMode: TestMode | undefined): Promise<void> {
+  const size = { users: opts.demoUsers ?? 5000, days: opts.demoDays ?? 30 };
+  const backend = new LocalBackend(services);
+  if (opts.seed === undefined) {
+    if ((await services.store.listApps()).length > 0) return;
+    print(`First start: creating the demo app with ${size.days} days of synthetic visits…`);
+    await fillDemo(backend, dataDir, services.clock, size);
+    return;
+  }
+  const creds = await seededDemoApp(backend, opts.seed);
+  writeDemoCredentials(dataDir, creds);
+  if (testMode) testMode.demo = creds;
+  if ((await services.store.countEvents(creds.appid)) > 0) return;
+  print(`Creating the demo app of seed ${opts.seed} with ${size.days} days of synthetic visits…`);
+  await fillDemo(backend, dataDir, services.clock, { ...size, seed: opts.seed });
+}
+
 async function printBanner(print: (l: string) => void, url: string, dataDir: string, s: Services): Promise<void> {
   print(`datacube is listening on ${url} (data: ${dataDir}, store: ${s.store.backend})`);
   const demo = readDemoCredentials(dataDir);
@@ -105,7 +160,7 @@ async function printBanner(print: (l: string) => void, url: string, dataDir: str
 }
 
 /** `datacube serve`: runs until SIGTERM/SIGINT, then shuts down gracefully. */
-export async function serveUntilSignalled(config: Config, opts: { demo?: boolean }): Promise<void> {
+export async function serveUntilSignalled(config: Config, opts: StartOptions): Promise<void> {
   const server = await startServer(config, opts);
   await new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {

@@ -45,6 +45,8 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
         name: typeof b.name === 'string' ? b.name : undefined,
         env: typeof b.env === 'string' ? b.env : undefined,
         dailyQuota: typeof b.dailyQuota === 'number' ? b.dailyQuota : undefined,
+        // The seeded demo app (`datacube demo --seed N` through a running server): its appid and secret are given.
+        credentials: typeof b.appid === 'string' && typeof b.secret === 'string' ? { appid: b.appid, secret: b.secret } : undefined,
       });
       return { ...publicApp(created), secret };
     } catch (err) {

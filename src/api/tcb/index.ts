@@ -1,5 +1,5 @@
 /** `/tcb`: the CloudBase endpoint that lets the official wx-server-sdk call datacube's open APIs. */
-export { registerTcbRoute, TCB_ERROR_CODES, TCB_PATH, TcbRefusal, type TcbDeps, type TcbErrorCode } from './route.ts';
+export { registerTcbRoute, TCB_ERROR_CODES, TCB_PATH, TcbRefusal, type TcbDeps, type TcbErrorCode, type TcbFault } from './route.ts';
 export {
   API_TYPE_OPEN_API,
   decodeCommApiData,

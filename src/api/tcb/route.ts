@@ -45,7 +45,21 @@ export interface TcbDeps {
   appExists?(appid: string): Promise<boolean>;
   /** Runs one open API by name for an app; returns WeChat's JSON answer (snake_case, with errcode/errmsg on failure). */
   callOpenApi(appid: string, apiName: string, params: Record<string, unknown>): Promise<Record<string, unknown>>;
-  now(): number;
+  /** The time X-Timestamp is checked against (or several times, any of which will do). */
+  now(): number | readonly number[];
+  /**
+   * Test mode's faults: consulted once a call is authenticated and its API known. It waits out a delay itself and
+   * returns what to answer instead, if anything: an errcode (the SDK throws it as WeChat's failure) or an HTTP status.
+   */
+  fault?(appid: string, apiName: string): Promise<TcbFault | undefined>;
+}
+
+/** What a fault makes /tcb answer instead of calling the API. */
+export interface TcbFault {
+  ruleId: number;
+  errcode?: number;
+  errmsg?: string;
+  httpStatus?: number;
 }
 
 export const TCB_PATH = '/tcb';
@@ -189,6 +203,21 @@ async function handle(request: FastifyRequest, reply: FastifyReply, deps: TcbDep
   }
   if (!API_NAME.test(apiName) || apiName.length > 100) {
     return sendAnswer(reply, weChatError('API_UNAUTHORIZED', 'unknown api'));
+  }
+
+  if (deps.fault) {
+    const f = await deps.fault(app.appid, apiName);
+    if (f?.httpStatus !== undefined && f.httpStatus !== 200) {
+      // The SDK reads no body for a status other than 200: it throws "<status> <text>" as CloudBase's gateway failing.
+      const e = ERRORS.SYSTEM_ERROR;
+      const body = { errcode: f.errcode ?? e.errcode, errmsg: `${f.errmsg ?? e.errmsg} rid: ${String(request.id)}` };
+      return reply.code(f.httpStatus).header('x-datacube-fault', String(f.ruleId)).type(TCB_JSON_CONTENT_TYPE).send(JSON.stringify(body));
+    }
+    if (f?.errcode !== undefined) {
+      // WeChat failing the call: the SDK throws errCode = errcode, errMsg = "openapi.<api>:fail <errmsg> rid: …".
+      reply.header('x-datacube-fault', String(f.ruleId));
+      return sendAnswer(reply, { errcode: f.errcode, errmsg: `${f.errmsg ?? ERRORS.SYSTEM_ERROR.errmsg} rid: ${String(request.id)}` });
+    }
   }
 
   let decoded: DecodedApiData;

@@ -138,12 +138,18 @@ function payloadHash(fields: Tc3Request['fields'], signedParams: string[] | unde
   return hash.digest('hex');
 }
 
+/** An X-Timestamp (seconds) within MAX_CLOCK_SKEW_MS of the server's time, or of any of its times (test mode). */
+function fresh(timestampS: number, nowMs: number | readonly number[]): boolean {
+  const nows = typeof nowMs === 'number' ? [nowMs] : nowMs;
+  return nows.some((now) => Math.abs(timestampS * 1000 - now) <= MAX_CLOCK_SKEW_MS);
+}
+
 /**
  * What can be checked of a TC3 signature before the body is read (the signature itself covers the form fields):
  * the `Authorization` header's shape, an `X-Timestamp` within MAX_CLOCK_SKEW_MS, and the credential date matching
  * it. Returns the secret id (for `/tcb`, the appid) the client claims to sign with.
  */
-export function precheckTc3(headers: Tc3Request['headers'], nowMs: number): Tc3Result {
+export function precheckTc3(headers: Tc3Request['headers'], nowMs: number | readonly number[]): Tc3Result {
   const authHeader = headerValue(headers, 'authorization');
   if (!authHeader) return { ok: false, reason: 'missing Authorization header' };
   const auth = parseAuthorization(authHeader);
@@ -151,7 +157,7 @@ export function precheckTc3(headers: Tc3Request['headers'], nowMs: number): Tc3R
   const tsText = headerValue(headers, 'x-timestamp')?.trim() ?? '';
   if (!/^\d{1,12}$/.test(tsText)) return { ok: false, reason: 'missing or malformed X-Timestamp header' };
   const timestamp = Number(tsText);
-  if (Math.abs(timestamp * 1000 - nowMs) > MAX_CLOCK_SKEW_MS) {
+  if (!fresh(timestamp, nowMs)) {
     return { ok: false, reason: 'signature expired: X-Timestamp is more than 5 minutes from server time' };
   }
   if (auth.date !== credentialDate(timestamp)) return { ok: false, reason: 'credential date does not match X-Timestamp' };
@@ -160,12 +166,13 @@ export function precheckTc3(headers: Tc3Request['headers'], nowMs: number): Tc3R
 
 /**
  * Verifies a request's TC3 signature. `lookupSecret` maps the `Credential` secret id to its key
- * (`undefined` refuses). Reasons never contain the secret or the expected signature.
+ * (`undefined` refuses). Reasons never contain the secret or the expected signature. `nowMs` is the server's time, or
+ * several (test mode accepts a timestamp close to either the wall clock or its own frozen clock).
  */
 export async function verifyTc3(
   request: Tc3Request,
   lookupSecret: (secretId: string) => Promise<string | undefined>,
-  nowMs: number,
+  nowMs: number | readonly number[],
 ): Promise<Tc3Result> {
   const authHeader = headerValue(request.headers, 'authorization');
   if (!authHeader) return { ok: false, reason: 'missing Authorization header' };
@@ -175,7 +182,7 @@ export async function verifyTc3(
   const tsText = headerValue(request.headers, 'x-timestamp')?.trim() ?? '';
   if (!/^\d{1,12}$/.test(tsText)) return { ok: false, reason: 'missing or malformed X-Timestamp header' };
   const timestamp = Number(tsText);
-  if (Math.abs(timestamp * 1000 - nowMs) > MAX_CLOCK_SKEW_MS) {
+  if (!fresh(timestamp, nowMs)) {
     return { ok: false, reason: 'signature expired: X-Timestamp is more than 5 minutes from server time' };
   }
   if (auth.date !== credentialDate(timestamp)) {

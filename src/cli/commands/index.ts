@@ -4,6 +4,7 @@ import { demoCommand } from './demo.ts';
 import { ingestCommand } from './ingest.ts';
 import { portraitCommand } from './portrait.ts';
 import { serveCommand } from './serve.ts';
+import { registerTestCommands } from './test.ts';
 import { exportCommand, importCommand } from './transfer.ts';
 
 /**
@@ -11,4 +12,7 @@ import { exportCommand, importCommand } from './transfer.ts';
  * exporting a {@link CliCommand}, added here. Command files import only light modules at the top (commander, node
  * built-ins, src/domain); the store, the server and the rest load inside the action.
  */
-export const COMMANDS: readonly CliCommand[] = [serveCommand, appCommand, ingestCommand, portraitCommand, demoCommand, exportCommand, importCommand];
+const testCommand: CliCommand = { register: (program, io) => registerTestCommands(program, (line) => io.out(line)) };
+
+export const COMMANDS: readonly CliCommand[] = [serveCommand, appCommand, ingestCommand, portraitCommand, demoCommand, exportCommand, importCommand, testCommand];
+

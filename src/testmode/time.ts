@@ -1,0 +1,101 @@
+/**
+ * The words test mode's clock understands: instants (`2026-06-15T10:00:00+08:00`) and durations (`2h`, `1h30m`,
+ * `PT2H`). Pure functions, no Node APIs.
+ */
+
+const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
+
+/** Thrown for an instant or a duration that cannot be read; the message says what is accepted. */
+export class TimeFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeFormatError';
+  }
+}
+
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/**
+ * Epoch milliseconds of an ISO 8601 instant: `2026-06-15T10:00:00+08:00`, `2026-06-15T02:00:00Z`,
+ * `2026-06-15T10:00` or `2026-06-15` (no offset: China time, where datacube's days are), or epoch milliseconds
+ * (a number, or a string of digits).
+ */
+export function parseInstant(value: unknown): number {
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value >= 0) return value;
+    throw new TimeFormatError(`${value} is not a whole number of epoch milliseconds`);
+  }
+  if (typeof value !== 'string') throw new TimeFormatError('a time must be an ISO 8601 string such as "2026-06-15T10:00:00+08:00"');
+  const text = value.trim();
+  if (/^\d{10,15}$/.test(text)) return Number(text);
+  const m = INSTANT.exec(text);
+  if (!m) throw new TimeFormatError(`"${value.slice(0, 64)}" is not a time; write it like 2026-06-15T10:00:00+08:00`);
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '0', zone] = m;
+  const fields = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s), Number(frac.padEnd(3, '0'))] as const;
+  const local = Date.UTC(...fields);
+  const back = new Date(local);
+  if (
+    back.getUTCFullYear() !== fields[0] ||
+    back.getUTCMonth() !== fields[1] ||
+    back.getUTCDate() !== fields[2] ||
+    back.getUTCHours() !== fields[3] ||
+    back.getUTCMinutes() !== fields[4] ||
+    back.getUTCSeconds() !== fields[5]
+  ) {
+    throw new TimeFormatError(`"${value.slice(0, 64)}" is not a real date and time`);
+  }
+  let offsetMs = SHANGHAI_OFFSET_MS;
+  if (zone === 'Z') offsetMs = 0;
+  else if (zone !== undefined) {
+    const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
+    if (!z) throw new TimeFormatError(`bad offset in "${value.slice(0, 64)}"`);
+    const [, sign, oh, om] = z;
+    offsetMs = (sign === '-' ? -1 : 1) * (Number(oh) * 3_600_000 + Number(om) * 60_000);
+  }
+  const ms = local - offsetMs;
+  if (ms < 0) throw new TimeFormatError('times before 1970 are not supported');
+  return ms;
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
+type Unit = keyof typeof UNIT_MS;
+
+/**
+ * Milliseconds of a duration: `2h`, `90s`, `1h30m`, `1d`, `500ms`, `1.5h`, ISO 8601 `PT2H`/`P1DT2H`, or a number
+ * of milliseconds. Never negative.
+ */
+export function parseDuration(value: unknown): number {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value >= 0 && Number.isSafeInteger(Math.round(value))) return Math.round(value);
+    throw new TimeFormatError(`${value} is not a duration in milliseconds (a number ≥ 0)`);
+  }
+  if (typeof value !== 'string') throw new TimeFormatError('a duration must be a string such as "2h", "30m", "1d" or "PT2H"');
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const iso = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(text);
+  if (iso && text.length > 1 && !/T$/i.test(text)) {
+    const [, w = '0', d = '0', h = '0', mi = '0', s = '0'] = iso;
+    return Math.round(Number(w) * UNIT_MS.w + Number(d) * UNIT_MS.d + Number(h) * UNIT_MS.h + Number(mi) * UNIT_MS.m + Number(s) * UNIT_MS.s);
+  }
+  const part = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/gy;
+  let total = 0;
+  let pos = 0;
+  let parts = 0;
+  const compact = text.replace(/\s+/g, '');
+  part.lastIndex = 0;
+  for (let m = part.exec(compact); m; m = part.exec(compact)) {
+    total += Number(m[1]) * UNIT_MS[m[2] as Unit];
+    pos = part.lastIndex;
+    parts++;
+  }
+  if (parts === 0 || pos !== compact.length) {
+    throw new TimeFormatError(`"${value.slice(0, 64)}" is not a duration; write it like 2h, 30m, 1h30m, 1d, 90s, 500ms or PT2H`);
+  }
+  if (!Number.isSafeInteger(Math.round(total))) throw new TimeFormatError(`"${value.slice(0, 64)}" is too long a duration`);
+  return Math.round(total);
+}
+
+/** An instant as ISO 8601 in China time: `2026-06-15T10:00:00.000+08:00`. */
+export function formatInstant(ms: number): string {
+  return new Date(ms + SHANGHAI_OFFSET_MS).toISOString().replace('Z', '+08:00');
+}
