@@ -132,7 +132,7 @@ describe('seeded data', () => {
     for (const s of [a, b]) {
       expect(JSON.parse(readFileSync(join(s.data, 'demo.json'), 'utf8'))).toEqual(seededAppCredentials(7));
       expect(s.out()).toContain(`Demo app: appid ${seededAppCredentials(7).appid}  secret ${seededAppCredentials(7).secret}`);
-      expect(s.out()).toContain('Test mode: the clock stands at 2026-06-15T10:00:00.000+08:00');
+      expect(s.out()).toContain('Test mode: the clock stands at 2026-06-15T10:00:00+08:00');
     }
   });
 
@@ -172,16 +172,16 @@ describe('seeded data', () => {
     const data = ['--data', a.data];
     const shown = await runAsync(['test', 'clock', ...data]);
     expect(shown.code, shown.err).toBe(0);
-    expect(JSON.parse(shown.out)).toMatchObject({ now: '2026-06-15T10:00:00.000+08:00', yesterday: '20260614' });
+    expect(JSON.parse(shown.out)).toMatchObject({ now: '2026-06-15T10:00:00+08:00', yesterday: '20260614' });
     const moved = await runAsync(['test', 'clock', 'advance', '2h', ...data]);
-    expect(JSON.parse(moved.out)).toMatchObject({ now: '2026-06-15T12:00:00.000+08:00' });
+    expect(JSON.parse(moved.out)).toMatchObject({ now: '2026-06-15T12:00:00+08:00' });
     const set = await runAsync(['test', 'clock', 'set', '2026-06-20T09:30:00+08:00', '--url', a.url]);
-    expect(JSON.parse(set.out)).toMatchObject({ now: '2026-06-20T09:30:00.000+08:00', today: '20260620' });
-    expect((await json(`${a.url}/__datacube/clock`)).body.now).toBe('2026-06-20T09:30:00.000+08:00');
+    expect(JSON.parse(set.out)).toMatchObject({ now: '2026-06-20T09:30:00+08:00', today: '20260620' });
+    expect((await json(`${a.url}/__datacube/clock`)).body.now).toBe('2026-06-20T09:30:00+08:00');
 
     const added = await runAsync(['test', 'faults', 'add', '--route', 'getUserPortrait', '--errcode', '-1', '--times', '2', ...data]);
     expect(added.code, added.err).toBe(0);
-    const rule = (JSON.parse(added.out) as { added: { id: number; errcode: number }[] }).added[0];
+    const rule = (JSON.parse(added.out) as { id: number; errcode: number }[]).at(-1);
     expect(rule).toMatchObject({ errcode: -1, times: 2, route: 'getUserPortrait' });
     const viaJson = await runAsync(['test', 'faults', 'add', '[{"route":"token","errcode":40013,"times":1},{"route":"tcb","delayMs":5}]', ...data]);
     expect(viaJson.code, viaJson.err).toBe(0);
@@ -197,12 +197,12 @@ describe('seeded data', () => {
     expect(codes).toEqual([-1, -1, '20260619']);
 
     const list = await runAsync(['test', 'faults', 'list', ...data]);
-    const rules = (JSON.parse(list.out) as { rules: { route: string; fired: number }[] }).rules;
+    const rules = JSON.parse(list.out) as { route: string; fired: number }[];
     expect(rules.map((r) => [r.route, r.fired])).toEqual([['getUserPortrait', 2], ['token', 1], ['tcb', 0]]);
     const one = await runAsync(['test', 'faults', 'clear', String(rule?.id), ...data]);
-    expect(JSON.parse(one.out)).toMatchObject({ cleared: 1 });
+    expect((JSON.parse(one.out) as { route: string }[]).map((r) => r.route)).toEqual(['token', 'tcb']);
     const all = await runAsync(['test', 'faults', 'clear', ...data]);
-    expect(JSON.parse(all.out)).toEqual({ cleared: 2, rules: [] });
+    expect(JSON.parse(all.out)).toEqual([]);
 
     const bad = await runAsync(['test', 'faults', 'add', '--route', 'portrait', '--errcode', '-1', ...data]);
     expect(bad.code).toBe(1);
@@ -228,7 +228,7 @@ describe('serve and test mode', () => {
     const anywhere = await serve('f', ['--test-mode-anywhere', '--host', '0.0.0.0', '--clock', CLOCK]);
     try {
       const port = new URL(anywhere.url).port;
-      expect((await json(`http://127.0.0.1:${port}/__datacube/clock`)).body.now).toBe('2026-06-15T10:00:00.000+08:00');
+      expect((await json(`http://127.0.0.1:${port}/__datacube/clock`)).body.now).toBe('2026-06-15T10:00:00+08:00');
     } finally {
       await anywhere.stop();
     }

@@ -95,7 +95,8 @@ export function parseDuration(value: unknown): number {
   return Math.round(total);
 }
 
-/** An instant as ISO 8601 in China time: `2026-06-15T10:00:00.000+08:00`. */
+/** An instant as ISO 8601 in China time: `2026-06-15T10:00:00+08:00` (`…10:00:00.250+08:00` with milliseconds). */
 export function formatInstant(ms: number): string {
-  return new Date(ms + SHANGHAI_OFFSET_MS).toISOString().replace('Z', '+08:00');
+  const iso = new Date(ms + SHANGHAI_OFFSET_MS).toISOString();
+  return `${ms % 1000 === 0 ? iso.slice(0, 19) : iso.slice(0, 23)}+08:00`;
 }

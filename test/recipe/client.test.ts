@@ -59,11 +59,13 @@ let baseUrl: string;
 let demo: { appid: string; secret: string };
 let client: AnalysisClient;
 
-async function testMode(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) {
+/** datacube's test-mode routes: /__datacube (status), /__datacube/clock, /__datacube/faults. */
+async function testMode<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const r = await fetch(`${baseUrl}/__datacube${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
   if (r.status !== 200) throw new Error(`${method} /__datacube${path}: ${await r.text()}`);
-  return (await r.json()) as { rules: { route: string; fired: number }[]; demo: { appid: string; secret: string } };
+  return (await r.json()) as T;
 }
+type FaultRules = { route: string; fired: number }[];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'datacube-'));
@@ -77,7 +79,7 @@ beforeAll(async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   baseUrl = (JSON.parse(readFileSync(serverFile, 'utf8')) as { url: string }).url;
-  demo = (await testMode('GET', '')).demo; // seed 42's app: the same appid and secret on every machine
+  demo = (await testMode<{ demo: typeof demo }>('GET', '')).demo; // seed 42's app: the same appid and secret on every machine
 }, 180_000);
 
 afterAll(async () => {
@@ -109,13 +111,13 @@ describe('AnalysisClient against datacube', () => {
     const p = await client.userPortrait('20260614', '20260614');
     expect(p.ref_date).toBe('20260614');
     expect(client.tokenFetches).toBe(2);
-    expect((await testMode('GET', '/faults')).rules[0]?.fired).toBe(1);
+    expect((await testMode<FaultRules>('GET', '/faults'))[0]?.fired).toBe(1);
   });
 
   it('gives up on 45009 (daily quota) at once, without retrying', async () => {
     await testMode('POST', '/faults', { route: 'getUserPortrait', errcode: 45009 });
     await expect(client.userPortrait('20260614', '20260614')).rejects.toMatchObject({ errcode: 45009 });
-    expect((await testMode('GET', '/faults')).rules[0]?.fired).toBe(1);
+    expect((await testMode<FaultRules>('GET', '/faults'))[0]?.fired).toBe(1);
   });
 
   it('renews its token when the clock passes the token lifetime (2 hours)', async () => {

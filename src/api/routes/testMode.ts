@@ -32,7 +32,8 @@ function jsonBody(body: unknown): unknown {
 
 /**
  * `GET /__datacube` (what test mode is doing), `GET|POST /__datacube/clock`, `GET|POST|DELETE /__datacube/faults`,
- * `DELETE /__datacube/faults/:id`. Plain JSON; refusals are HTTP 400 with `{ error }` naming what is wrong.
+ * `DELETE /__datacube/faults/:id`. Plain JSON; refusals are HTTP 400 with `{ error }` naming what is wrong. Every
+ * faults route answers the list of rules as it then stands (an array; each rule with its `id`, `fired`, `matched`).
  */
 export async function testModeRoutes(app: FastifyInstance, s: Services, tm: TestMode): Promise<void> {
   const opts = { bodyLimit: SMALL_BODY_BYTES };
@@ -80,7 +81,7 @@ export async function testModeRoutes(app: FastifyInstance, s: Services, tm: Test
     return clockState(tm);
   });
 
-  app.get(`${TEST_MODE_PREFIX}/faults`, async () => ({ rules: tm.faults.list() }));
+  app.get(`${TEST_MODE_PREFIX}/faults`, async () => tm.faults.list());
 
   app.post(`${TEST_MODE_PREFIX}/faults`, opts, async (req, reply) => {
     let body: unknown;
@@ -93,21 +94,23 @@ export async function testModeRoutes(app: FastifyInstance, s: Services, tm: Test
     try {
       const added = tm.faults.add(body);
       req.log.info({ rules: added.map((r) => r.id) }, 'test mode: fault rules added');
-      return { added, rules: tm.faults.list() };
+      return tm.faults.list();
     } catch (e) {
       if (e instanceof FaultRuleError) return refuse(reply, e.message);
       throw e;
     }
   });
 
-  app.delete(`${TEST_MODE_PREFIX}/faults`, async () => ({ cleared: tm.faults.clear(), rules: [] }));
+  app.delete(`${TEST_MODE_PREFIX}/faults`, async (req) => {
+    req.log.info({ cleared: tm.faults.clear() }, 'test mode: fault rules cleared');
+    return tm.faults.list();
+  });
 
   app.delete(`${TEST_MODE_PREFIX}/faults/:id`, async (req, reply) => {
     const id = Number((req.params as { id: string }).id);
     if (!Number.isSafeInteger(id) || id < 1) return refuse(reply, 'a rule id is a positive whole number');
-    const cleared = tm.faults.clear(id);
-    if (cleared === 0) return reply.code(404).send({ error: `no rule ${id}` });
-    return { cleared, rules: tm.faults.list() };
+    if (tm.faults.clear(id) === 0) return reply.code(404).send({ error: `no rule ${id}` });
+    return tm.faults.list();
   });
 
   await faultHook(app, s, tm);
