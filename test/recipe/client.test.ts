@@ -2,8 +2,9 @@
 // describe/it/expect/beforeAll/afterAll/beforeEach from '@jest/globals' instead).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 // ---- The client under test (in your project: import your own) ----------------------------------------------------
@@ -70,8 +71,9 @@ type FaultRules = { route: string; fired: number }[];
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'datacube-'));
   const args = ['serve', '--test-mode', '--port', '0', '--data', dataDir, '--clock', CLOCK, '--demo', '--seed', '42', '--demo-users', '500'];
-  // `npx --no` runs the datacube your project installed (npm install -D datacube), never a download.
-  server = spawn('npx', ['--no', '--', 'datacube', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DATACUBE_LOG_LEVEL: 'warn' } });
+  // The `datacube` command of the datacube your project installed.
+  const bin = join(dirname(createRequire(import.meta.url).resolve('datacube/package.json')), 'bin/datacube.js');
+  server = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DATACUBE_LOG_LEVEL: 'warn' } });
   // Once it listens, datacube writes its address (port 0: a free port) to DATA/server.json.
   const serverFile = join(dataDir, 'server.json');
   while (!existsSync(serverFile)) {
@@ -83,10 +85,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  // Stop datacube itself (npx does not pass signals on), then wait for npx to follow.
-  const { pid } = JSON.parse(readFileSync(join(dataDir, 'server.json'), 'utf8')) as { pid: number };
   const exited = new Promise((r) => server.once('exit', r));
-  process.kill(pid, 'SIGTERM');
+  server.kill('SIGTERM'); // datacube stops gracefully
   await exited;
   rmSync(dataDir, { recursive: true, force: true });
 });
