@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { type TestTarget, TestModeClientError, testModeCall } from './testClient.ts';
+import type { TestTarget } from './testClient.ts';
+import { TestModeClientError } from './testOptions.ts';
 
 // `datacube test clock|faults …`: the command-line face of a test-mode server's /__datacube/clock and
 // /__datacube/faults (start one with `datacube serve --test-mode`).
@@ -24,6 +25,12 @@ function target(cmd: Command): Command {
 }
 
 const print = (out: Out, v: unknown) => out(JSON.stringify(v, null, 2));
+
+/** The HTTP client is loaded when a `test` command runs, not when the CLI starts. */
+async function testModeCall(t: TestTarget, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+  const client = await import('./testClient.ts');
+  return client.testModeCall(t, method, path, body);
+}
 
 interface FaultFlags extends TestTarget {
   route?: string;

@@ -1,5 +1,6 @@
 import { loadConfig } from '../../config.ts';
 import { liveServer } from '../serverFile.ts';
+import { TestModeClientError } from './testOptions.ts';
 
 /**
  * How `datacube test clock|faults` reach a server in test mode: `--url`, or the server that owns the data directory
@@ -9,8 +10,6 @@ export interface TestTarget {
   url?: string;
   data?: string;
 }
-
-export class TestModeClientError extends Error {}
 
 async function baseUrl(t: TestTarget): Promise<string> {
   if (t.url) {

@@ -1,7 +1,10 @@
 import { parseInstant, TimeFormatError } from '../../testmode/time.ts';
-import { TestModeClientError } from './testClient.ts';
 
-// Parsers of the flags that seeded data and test mode add to `serve` and `demo`.
+// Parsers of the flags that seeded data and test mode add to `serve`, `demo` and `test`. Light on purpose (no zod, no
+// store): `datacube --help` loads this file.
+
+/** A refusal to report as it is: a bad flag, a server that is not there or not in test mode. */
+export class TestModeClientError extends Error {}
 
 /** `--seed N`: a whole number 0 … 4294967295 (the demo generator's seed is 32 bits). */
 export function parseSeed(v: string): number {
