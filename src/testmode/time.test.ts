@@ -42,12 +42,17 @@ describe('parseDuration', () => {
       ['1500', 1500],
       [60_000, 60_000],
       ['0s', 0],
+      ['2 hours', 7_200_000],
+      ['1 day 2 hours', 93_600_000],
+      ['30 minutes', 1_800_000],
+      ['1 hour and 30 mins', 5_400_000],
+      ['2H', 7_200_000],
     ];
     for (const [text, ms] of cases) expect(parseDuration(text), String(text)).toBe(ms);
   });
 
   it('refuses negative, empty and unknown forms', () => {
-    for (const bad of ['-2h', '', 'h', '2 hours', '2x', 'P', 'PT', '2h-', -1, Number.NaN, null, true]) {
+    for (const bad of ['-2h', '', 'h', '2 fortnights', '2x', 'P', 'PT', '2h-', '2 month', -1, Number.NaN, null, true]) {
       expect(() => parseDuration(bad), JSON.stringify(bad)).toThrow(TimeFormatError);
     }
   });

@@ -59,10 +59,16 @@ export function parseInstant(value: unknown): number {
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
 type Unit = keyof typeof UNIT_MS;
+/** Unit words, longest first (so `ms` is not read as `m`). */
+const UNIT_WORDS: readonly (readonly [string, Unit])[] = [
+  ['milliseconds', 'ms'], ['millisecond', 'ms'], ['seconds', 's'], ['second', 's'], ['minutes', 'm'], ['minute', 'm'],
+  ['hours', 'h'], ['hour', 'h'], ['weeks', 'w'], ['week', 'w'], ['days', 'd'], ['day', 'd'], ['secs', 's'], ['sec', 's'],
+  ['mins', 'm'], ['min', 'm'], ['hrs', 'h'], ['hr', 'h'], ['ms', 'ms'], ['s', 's'], ['m', 'm'], ['h', 'h'], ['d', 'd'], ['w', 'w'],
+];
 
 /**
- * Milliseconds of a duration: `2h`, `90s`, `1h30m`, `1d`, `500ms`, `1.5h`, ISO 8601 `PT2H`/`P1DT2H`, or a number
- * of milliseconds. Never negative.
+ * Milliseconds of a duration: `2h`, `90s`, `1h30m`, `1d`, `500ms`, `1.5h`, `2 hours`, `1 day 2 hours`, ISO 8601
+ * `PT2H`/`P1DT2H`, or a number of milliseconds. Never negative.
  */
 export function parseDuration(value: unknown): number {
   if (typeof value === 'number') {
@@ -77,14 +83,15 @@ export function parseDuration(value: unknown): number {
     const [, w = '0', d = '0', h = '0', mi = '0', s = '0'] = iso;
     return Math.round(Number(w) * UNIT_MS.w + Number(d) * UNIT_MS.d + Number(h) * UNIT_MS.h + Number(mi) * UNIT_MS.m + Number(s) * UNIT_MS.s);
   }
-  const part = /(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/gy;
+  const part = new RegExp(`(\\d+(?:\\.\\d+)?)(${UNIT_WORDS.map(([w]) => w).join('|')})`, 'gy');
   let total = 0;
   let pos = 0;
   let parts = 0;
-  const compact = text.replace(/\s+/g, '');
+  const compact = text.toLowerCase().replace(/\s+|,|\band\b/g, '');
   part.lastIndex = 0;
   for (let m = part.exec(compact); m; m = part.exec(compact)) {
-    total += Number(m[1]) * UNIT_MS[m[2] as Unit];
+    const unit = UNIT_WORDS.find(([w]) => w === m[2])?.[1] ?? 'ms';
+    total += Number(m[1]) * UNIT_MS[unit];
     pos = part.lastIndex;
     parts++;
   }
