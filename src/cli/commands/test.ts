@@ -118,3 +118,10 @@ export function registerTestCommands(program: Command, out: Out): void {
     },
   );
 }
+
+/** `datacube test …` as a command object (`register(program, io)`), the shape a command list can hold. */
+export const testCommand = {
+  register(program: Command, io: { out(line: string): void }): void {
+    registerTestCommands(program, (line) => io.out(line));
+  },
+};
