@@ -52,12 +52,13 @@ describe('test mode', () => {
   let t: TestServer;
   let app: { appid: string; secret: string };
 
-  const call = async (method: string, path: string, body?: unknown): Promise<Raw> => {
+  const call = async (method: string, path: string, body?: unknown, init?: RequestInit): Promise<Raw> => {
     const started = performance.now();
     const r = await fetch(t.url + path, {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      ...init,
     });
     const text = await r.text();
     return { status: r.status, headers: r.headers, json: JSON.parse(text) as Record<string, unknown>, ms: performance.now() - started };
@@ -230,6 +231,20 @@ describe('test mode', () => {
       expect(await t.services.store.countEvents(app.appid)).toBe(before + 1);
     });
 
+    it('a collect rule (the tracker\'s /v1/collect) fires for its app, with 429 for 45011', async () => {
+      await addFaults({ route: 'collect', appid: app.appid, errcode: 45011, times: 1 });
+      const send = () =>
+        call('POST', `/v1/collect?appid=${app.appid}`, undefined, {
+          body: JSON.stringify([{ openid: 'tracker-user', time: START - 60_000, event_id: 'collect-1' }]),
+          headers: { 'content-type': 'application/json', referer: `https://servicewechat.com/${app.appid}/1/page-frame.html` },
+        });
+      const refused = await send();
+      expect([refused.status, refused.json.errcode, refused.headers.get('retry-after')]).toEqual([429, 45011, '1']);
+      const stored = await send();
+      expect(stored.json).toMatchObject({ errcode: 0, accepted: 1 });
+      expect(await firedCounts()).toEqual([1]);
+    });
+
     it('an httpStatus rule answers that status with a JSON errcode, exactly `times` times', async () => {
       const tok = await token();
       await addFaults({ route: 'getUserPortrait', httpStatus: 503, times: 2 });
@@ -291,7 +306,7 @@ describe('test mode', () => {
         expect(r.status, JSON.stringify(bad)).toBe(400);
         expect(typeof r.json.error).toBe('string');
       }
-      expect((await call('POST', '/__datacube/faults', { route: 'portrait', errcode: -1 })).json.error).toMatch(/unknown route "portrait"; use one of token, stable_token, events, tcb, analysis\.getUserPortrait/);
+      expect((await call('POST', '/__datacube/faults', { route: 'portrait', errcode: -1 })).json.error).toMatch(/unknown route "portrait"; use one of token, stable_token, events, collect, tcb, analysis\.getUserPortrait/);
       expect((await call('GET', '/__datacube/faults')).json).toEqual([]);
     });
 

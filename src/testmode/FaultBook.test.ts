@@ -59,7 +59,7 @@ describe('FaultBook', () => {
   it('takes the API names from the table it is given, read when a rule is added', () => {
     const apis = [...APIS];
     const b = new FaultBook({ apis, seed: 1 });
-    expect(() => b.add({ route: 'getVisitPage', errcode: -1 })).toThrow(/unknown route "getVisitPage"; use one of token, stable_token, events, tcb, analysis\.getUserPortrait/);
+    expect(() => b.add({ route: 'getVisitPage', errcode: -1 })).toThrow(/unknown route "getVisitPage"; use one of token, stable_token, events, collect, tcb, analysis\.getUserPortrait/);
     apis.push({ name: 'analysis.getVisitPage', path: 'getweanalysisappidvisitpage' });
     b.add({ route: 'getVisitPage', errcode: -1 });
     expect(b.match({ route: 'api', api: 'analysis.getVisitPage' })?.errcode).toBe(-1);

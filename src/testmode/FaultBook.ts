@@ -7,7 +7,8 @@ import { mix, mulberry32, type Rng } from '../demo/prng.ts';
  * late. Pure bookkeeping (no HTTP): the server asks `match()` on each call and acts on the answer.
  *
  * A rule names the route it applies to:
- * - `token` (GET /cgi-bin/token), `stable_token` (POST /cgi-bin/stable_token), `events` (POST /v1/events);
+ * - `token` (GET /cgi-bin/token), `stable_token` (POST /cgi-bin/stable_token), `events` (POST /v1/events),
+ *   `collect` (POST /v1/collect, the mini-program tracker's way in);
  * - an analysis API, by its cloud-call name (`analysis.getUserPortrait`), the name without its namespace
  *   (`getUserPortrait`) or its HTTPS path (`getweanalysisappiduserportrait`): the HTTPS call of that API and its
  *   cloud call through /tcb;
@@ -17,7 +18,7 @@ import { mix, mulberry32, type Rng } from '../demo/prng.ts';
 
 /** A call the server is about to answer, as the fault rules see it. */
 export interface FaultCall {
-  route: 'token' | 'stable_token' | 'events' | 'api' | 'tcb';
+  route: 'token' | 'stable_token' | 'events' | 'collect' | 'api' | 'tcb';
   /** For `api` and `tcb`: the cloud-call name of the API (`analysis.getUserPortrait`). */
   api?: string;
   /** The app making the call, when known (from the query, the body, the token or the cloud env). */
@@ -41,7 +42,7 @@ export const MAX_FAULT_RULES = 1000;
 /** The longest delay a rule may ask for. */
 export const MAX_FAULT_DELAY_MS = 600_000;
 
-const FIXED_ROUTES = ['token', 'stable_token', 'events', 'tcb'] as const;
+const FIXED_ROUTES = ['token', 'stable_token', 'events', 'collect', 'tcb'] as const;
 
 const ruleSchema = z
   .strictObject({

@@ -133,6 +133,7 @@ function callOf(req: FastifyRequest): Omit<FaultCall, 'appid'> | undefined {
   if (req.method === 'GET' && url === '/cgi-bin/token') return { route: 'token' };
   if (req.method === 'POST' && url === '/cgi-bin/stable_token') return { route: 'stable_token' };
   if (req.method === 'POST' && url === '/v1/events') return { route: 'events' };
+  if (req.method === 'POST' && url === '/v1/collect') return { route: 'collect' };
   if (req.method === 'POST' && url === '/datacube/:path') {
     const api = OPEN_API_BY_PATH.get((req.params as { path?: string }).path ?? '');
     return api ? { route: 'api', api: api.name } : undefined;
@@ -144,6 +145,7 @@ async function appidOf(s: Services, req: FastifyRequest, call: Omit<FaultCall, '
   const q = req.query as Record<string, unknown>;
   switch (call.route) {
     case 'token':
+    case 'collect':
       return typeof q.appid === 'string' ? q.appid : undefined;
     case 'stable_token':
       try {
@@ -163,13 +165,13 @@ export const FAULT_HEADER = 'x-datacube-fault';
 
 /**
  * Sends the fault's answer: WeChat's `{errcode, errmsg … rid: …}` with HTTP 200 (or the rule's status). A 45011 on
- * ingest comes with HTTP 429 and Retry-After, as the real ingest answers it.
+ * ingest (events, collect) comes with HTTP 429 and Retry-After, as the real ingest answers it.
  */
 function sendFault(req: FastifyRequest, reply: FastifyReply, call: Omit<FaultCall, 'appid'>, f: Fault): FastifyReply {
   const errcode = f.errcode ?? ERRORS.SYSTEM_ERROR.errcode;
   const errmsg = f.errmsg ?? ERRORS.SYSTEM_ERROR.errmsg;
   let status = f.httpStatus ?? 200;
-  if (f.httpStatus === undefined && call.route === 'events' && errcode === ERRORS.MINUTE_QUOTA.errcode) {
+  if (f.httpStatus === undefined && (call.route === 'events' || call.route === 'collect') && errcode === ERRORS.MINUTE_QUOTA.errcode) {
     status = 429;
     reply.header('retry-after', '1');
   }
@@ -184,7 +186,7 @@ export async function takeFault(tm: TestMode, call: FaultCall): Promise<Fault | 
 }
 
 /**
- * Before the token, stable_token, analysis and ingest routes run: a matching fault rule answers instead (after its
+ * Before the token, stable_token, analysis and ingest (events, collect) routes run: a matching fault rule answers instead (after its
  * delay), or only delays the call. Cloud calls through /tcb are handled by the /tcb route (see routes/tcb.ts).
  */
 async function faultHook(app: FastifyInstance, s: Services, tm: TestMode): Promise<void> {

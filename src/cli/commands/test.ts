@@ -63,7 +63,7 @@ export function rulesFromArgs(json: string[], f: FaultFlags): unknown[] {
     }
     return rules;
   }
-  if (!fromFlags) throw new TestModeClientError('say which route: --route token|stable_token|events|tcb|<analysis API>, or give rules as JSON');
+  if (!fromFlags) throw new TestModeClientError('say which route: --route token|stable_token|events|collect|tcb|<analysis API>, or give rules as JSON');
   const rule: Record<string, unknown> = { route: f.route };
   for (const k of ['appid', 'errcode', 'errmsg', 'httpStatus', 'delayMs', 'times', 'ratio'] as const) {
     if (f[k] !== undefined) rule[k] = f[k];
@@ -101,7 +101,7 @@ export function registerTestCommands(program: Command, out: Out): void {
       .command('add')
       .description('add rules: JSON arguments (a rule, a list or {"rules":[…]}), or one rule from the flags')
       .argument('[rules...]', 'e.g. \'{"route":"getUserPortrait","errcode":45009,"times":2}\'')
-      .option('--route <route>', 'token, stable_token, events, tcb, or an analysis API (getUserPortrait, analysis.getUserPortrait)')
+      .option('--route <route>', 'token, stable_token, events, collect, tcb, or an analysis API (getUserPortrait, analysis.getUserPortrait)')
       .option('--appid <appid>', 'only calls of this app')
       .option('--errcode <n>', "answer this errcode (with WeChat's errmsg and a rid)", number('--errcode', true))
       .option('--errmsg <text>', 'the errmsg for an errcode datacube has no text for')
