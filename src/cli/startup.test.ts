@@ -59,7 +59,7 @@ describe('datacube start-up', { timeout: 180_000 }, () => {
   });
 
   it('loads no store, server or heavy library for help and --version', () => {
-    for (const args of [['--help'], ['--version'], ['app', '--help'], ['portrait', '--help'], ['ingest', '--help'], ['serve', '--help'], ['help', 'export']]) {
+    for (const args of [['--help'], ['--version'], ['app', '--help'], ['portrait', '--help'], ['ingest', '--help'], ['serve', '--help'], ['help', 'export'], ['test', '--help'], ['test', 'faults', 'add', '--help']]) {
       const r = loaded(args);
       expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(0);
       expect(r.modules.some((m) => m.endsWith('/dist/cli/main.js')), args.join(' ')).toBe(true);

@@ -4,7 +4,7 @@ import { demoCommand } from './demo.ts';
 import { ingestCommand } from './ingest.ts';
 import { portraitCommand } from './portrait.ts';
 import { serveCommand } from './serve.ts';
-import { registerTestCommands } from './test.ts';
+import { testCommand } from './test.ts';
 import { exportCommand, importCommand } from './transfer.ts';
 
 /**
@@ -12,7 +12,5 @@ import { exportCommand, importCommand } from './transfer.ts';
  * exporting a {@link CliCommand}, added here. Command files import only light modules at the top (commander, node
  * built-ins, src/domain); the store, the server and the rest load inside the action.
  */
-const testCommand: CliCommand = { register: (program, io) => registerTestCommands(program, (line) => io.out(line)) };
-
 export const COMMANDS: readonly CliCommand[] = [serveCommand, appCommand, ingestCommand, portraitCommand, demoCommand, exportCommand, importCommand, testCommand];
 

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import type { CliCommand, Io } from '../command.ts';
 import type { TestTarget } from './testClient.ts';
 import { TestModeClientError } from './testOptions.ts';
 
@@ -17,11 +18,15 @@ function number(name: string, integer: boolean) {
   };
 }
 
-/** `--url` and `--data` on a `test` command. */
+/** `--url` on a `test` command; `--data` is the program's own (before or after the command). */
 function target(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--url <url>', 'the test-mode server (default: the one serving --data)'))
-    .addOption(new Option('--data <dir>', 'data directory of the running server (env DATACUBE_DATA, default ./data)'));
+  return cmd.addOption(new Option('--url <url>', 'the test-mode server (default: the one serving --data)'));
+}
+
+/** The server a `test` command talks to: its `--url`, or the one serving `--data`. */
+function where(cmd: Command): TestTarget {
+  const o = cmd.optsWithGlobals<{ url?: string; data?: string }>();
+  return { url: o.url, data: o.data };
 }
 
 const print = (out: Out, v: unknown) => out(JSON.stringify(v, null, 2));
@@ -32,7 +37,7 @@ async function testModeCall(t: TestTarget, method: 'GET' | 'POST' | 'DELETE', pa
   return client.testModeCall(t, method, path, body);
 }
 
-interface FaultFlags extends TestTarget {
+interface FaultFlags {
   route?: string;
   appid?: string;
   errcode?: number;
@@ -83,18 +88,18 @@ export function registerTestCommands(program: Command, out: Out): void {
 
   const clock = test.command('clock').description("show or move the server's clock (it stands still until moved)");
   target(clock.command('show', { isDefault: true }).description('print the time: {"now","nowMs","today","yesterday"}')).action(
-    async (o: TestTarget) => print(out, await testModeCall(o, 'GET', '/clock')),
+    async (_o: unknown, cmd: Command) => print(out, await testModeCall(where(cmd), 'GET', '/clock')),
   );
   target(clock.command('advance').description('move the clock forward: 2h, 30m, 1h30m, 1d, 90s, 500ms or PT2H').argument('<duration>')).action(
-    async (duration: string, o: TestTarget) => print(out, await testModeCall(o, 'POST', '/clock', { advance: duration })),
+    async (duration: string, _o: unknown, cmd: Command) => print(out, await testModeCall(where(cmd), 'POST', '/clock', { advance: duration })),
   );
   target(clock.command('set').description('set the clock: 2026-06-15T10:00:00+08:00 (no offset: China time)').argument('<time>')).action(
-    async (time: string, o: TestTarget) => print(out, await testModeCall(o, 'POST', '/clock', { set: time })),
+    async (time: string, _o: unknown, cmd: Command) => print(out, await testModeCall(where(cmd), 'POST', '/clock', { set: time })),
   );
 
   const faults = test.command('faults').description('add, list and clear fault rules');
-  target(faults.command('list', { isDefault: true }).description('print the rules and how often each fired')).action(async (o: TestTarget) =>
-    print(out, await testModeCall(o, 'GET', '/faults')),
+  target(faults.command('list', { isDefault: true }).description('print the rules and how often each fired')).action(async (_o: unknown, cmd: Command) =>
+    print(out, await testModeCall(where(cmd), 'GET', '/faults')),
   );
   target(
     faults
@@ -110,18 +115,20 @@ export function registerTestCommands(program: Command, out: Out): void {
       .option('--times <n>', 'fire on this many calls, then stop (default: until cleared)', number('--times', true))
       .option('--ratio <r>', 'fire on this share of matching calls (0 < r ≤ 1; seeded draws)', number('--ratio', false))
       .addHelpText('after', '\nExample: datacube test faults add --route getUserPortrait --errcode 40001 --times 1'),
-  ).action(async (rules: string[], o: FaultFlags) => print(out, await testModeCall(o, 'POST', '/faults', rulesFromArgs(rules, o))));
+  ).action(async (rules: string[], o: FaultFlags, cmd: Command) =>
+    print(out, await testModeCall(where(cmd), 'POST', '/faults', rulesFromArgs(rules, o))),
+  );
   target(faults.command('clear').description('remove every rule, or the rule with this id').argument('[id]')).action(
-    async (id: string | undefined, o: TestTarget) => {
+    async (id: string | undefined, _o: unknown, cmd: Command) => {
       if (id !== undefined && !/^\d+$/.test(id)) throw new TestModeClientError(`a rule id is a whole number, not "${id}"`);
-      print(out, await testModeCall(o, 'DELETE', id === undefined ? '/faults' : `/faults/${id}`));
+      print(out, await testModeCall(where(cmd), 'DELETE', id === undefined ? '/faults' : `/faults/${id}`));
     },
   );
 }
 
-/** `datacube test …` as a command object (`register(program, io)`), the shape a command list can hold. */
-export const testCommand = {
-  register(program: Command, io: { out(line: string): void }): void {
+/** `datacube test …`, listed in commands/index.ts. */
+export const testCommand: CliCommand = {
+  register(program: Command, io: Io): void {
     registerTestCommands(program, (line) => io.out(line));
   },
 };

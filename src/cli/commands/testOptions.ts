@@ -1,10 +1,11 @@
 import { parseInstant, TimeFormatError } from '../../testmode/time.ts';
+import { CliError } from '../errors.ts';
 
 // Parsers of the flags that seeded data and test mode add to `serve`, `demo` and `test`. Light on purpose (no zod, no
 // store): `datacube --help` loads this file.
 
 /** A refusal to report as it is: a bad flag, a server that is not there or not in test mode. */
-export class TestModeClientError extends Error {}
+export class TestModeClientError extends CliError {}
 
 /** `--seed N`: a whole number 0 … 4294967295 (the demo generator's seed is 32 bits). */
 export function parseSeed(v: string): number {
