@@ -167,6 +167,36 @@ describe('test mode', () => {
       expect((await call('POST', '/cgi-bin/stable_token', body)).json.access_token).toBeDefined();
     });
 
+    it("measures issue 10's token serialisation and wrong-secret limit by the test clock", async () => {
+      // Concurrent /cgi-bin/token calls: the newest token lives its 2 hours, the others 5 minutes of test time.
+      const a = await t.newApp();
+      const toks = await Promise.all([0, 1, 2, 3].map(() => token(a)));
+      await advance('4m59s');
+      for (const tok of toks) expect((await portrait(tok, '20260614')).json.ref_date).toBe('20260614');
+      await advance('1s');
+      const codes = await Promise.all(toks.map(async (tok) => (await portrait(tok, '20260614')).json.errcode));
+      expect(codes.filter((c) => c === 40001)).toHaveLength(3);
+      const newest = toks[codes.indexOf(undefined)] ?? '';
+      await advance('1h54m59s');
+      expect((await portrait(newest, '20260614')).json.ref_date).toBe('20260614');
+      await advance('1s');
+      expect((await portrait(newest, '20260614')).json.errcode).toBe(42001);
+
+      // Wrong secrets: 10 a minute per client address, then 45011 with a Retry-After counted on the test clock.
+      // (Two weeks before the other tests' time, so these failures are long gone when they run.)
+      await setClock('2026-06-01T10:00:00+08:00');
+      const b = await t.newApp();
+      for (let i = 0; i < 10; i++) expect((await tokenRaw({ appid: b.appid, secret: '0'.repeat(32) })).json.errcode).toBe(40125);
+      const refused = await tokenRaw(b);
+      expect(refused.status).toBe(429);
+      expect(refused.json.errcode).toBe(45011);
+      expect(refused.headers.get('retry-after')).toBe('60');
+      await advance('59s');
+      expect((await tokenRaw(b)).headers.get('retry-after')).toBe('1');
+      await advance('1s');
+      expect(typeof (await tokenRaw(b)).json.access_token).toBe('string');
+    });
+
     it('writes request ids whose first group is the test clock in hex seconds', async () => {
       await setClock('2030-01-01T00:00:00+08:00');
       const r = await portrait('x'.repeat(64), '20291231');
