@@ -1,6 +1,7 @@
 import type { VisitEvent } from '../domain/event.ts';
 import type { PortraitCount } from '../domain/portrait.ts';
 import type { Window } from '../domain/window.ts';
+import type { AnalysisQueries } from './analysisQueries.ts';
 import type { AppRecord, AppPatch, TokenRecord, TokenKind } from './records.ts';
 
 /** What `Store.append` did with a batch: every input index is either accepted or a duplicate. */
@@ -37,7 +38,7 @@ export interface EventStats {
  * Events are append-only and are the truth: derived tables (per user and day, first day per user) can be
  * rebuilt from them. `append` resolves only once the batch is durable.
  */
-export interface Store {
+export interface Store extends AnalysisQueries {
   readonly backend: 'duckdb' | 'clickhouse';
 
   // ---- events and portraits

@@ -24,6 +24,8 @@
  * Within a window [b, e] a user's values are those of their last row inside it: the `user_days` row with
  * `day BETWEEN b AND e AND next_day > e`, or the `user_last` row with `day BETWEEN b AND e` (exactly one of the two).
  */
+import { ANALYSIS_MIGRATION } from './analysisSchema.ts';
+
 export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE events (
@@ -202,5 +204,6 @@ export const MIGRATIONS: readonly string[] = [
   // restarts.
   `
   CREATE TABLE force_refreshes (appid VARCHAR NOT NULL, refreshed_at BIGINT NOT NULL);
-  `,
+  `,  // Migration 7 (issue 14): the analysis family's tables (see analysisSchema.ts).
+  ANALYSIS_MIGRATION,
 ];

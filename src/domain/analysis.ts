@@ -1,0 +1,156 @@
+/**
+ * The rest of WeChat's analysis family (reference: wechat-analysis-family.md): the meaning datacube gives to the
+ * event fields `type`, `session`, `scene`, `page` and `stay`, the buckets, and the answers' shapes.
+ */
+
+/** Event kinds (`type`). Any other type is stored and counts for visitors (uv) only. */
+export const EVENT_TYPES = {
+  /** A page view: the default, so events sent before these APIs existed count as views. */
+  VISIT: 'visit',
+  /** The mini-program launched or came back to the foreground. */
+  OPEN: 'open',
+  /** The user shared a page. */
+  SHARE: 'share',
+} as const;
+
+/** Events without a `session` are grouped per user: a gap of more than this starts a new session. */
+export const SESSION_GAP_MS = 30 * 60_000;
+
+/** `access_staytime_info` bucket of a session's total stay in seconds: 1 = 0–2 s … 7 = 51–100 s, 8 = over 100 s. */
+export function stayBucket(seconds: number): number {
+  if (seconds <= 2) return 1;
+  if (seconds <= 5) return 2;
+  if (seconds <= 10) return 3;
+  if (seconds <= 20) return 4;
+  if (seconds <= 30) return 5;
+  if (seconds <= 50) return 6;
+  if (seconds <= 100) return 7;
+  return 8;
+}
+
+/** Upper bounds (inclusive) of stay buckets 1–7, in seconds; shared with the SQL of every backend. */
+export const STAY_BUCKET_BOUNDS = [2, 5, 10, 20, 30, 50, 100] as const;
+
+/**
+ * `access_depth_info` bucket of a session's distinct pages: 1–5 = that many, 6 = 6–10, 7 = more than 10. A session
+ * that viewed no page (only an `open` or a `share`, say) counts under 1 (datacube's decision: every session is in
+ * exactly one bucket, as for stay times, where bucket 1 includes 0 s).
+ */
+export function depthBucket(pages: number): number {
+  if (pages <= 1) return 1;
+  if (pages <= 5) return pages;
+  if (pages <= 10) return 6;
+  return 7;
+}
+
+/** The daily retention keys after key 0, weekly, monthly. */
+export const RETAIN_KEYS = { day: [1, 2, 3, 4, 5, 6, 7, 14, 30], week: [1, 2, 3, 4], month: [1] } as const;
+
+/** The most pages getVisitPage lists. */
+export const VISIT_PAGE_LIMIT = 200;
+
+// ---- what a store computes ---------------------------------------------------------------------------------------
+
+/** The counts behind one visit-trend row, for one period. */
+export interface TrendCounts {
+  /** Sessions whose first event is in the period. */
+  sessions: number;
+  /** `visit` events in the period. */
+  visitPv: number;
+  /** Distinct users with any event in the period. */
+  visitUv: number;
+  /** Of those, the users whose first event ever is in the period. */
+  visitUvNew: number;
+  /** Seconds of stay of the period's `visit` events. */
+  stay: number;
+  /** Distinct pages viewed, summed over the period's sessions. */
+  depth: number;
+}
+
+export interface SummaryCounts {
+  /** Distinct users with any event up to and including the day. */
+  visitTotal: number;
+  sharePv: number;
+  shareUv: number;
+}
+
+export const DISTRIBUTION_INDEXES = ['access_source_session_cnt', 'access_source_visit_uv', 'access_staytime_info', 'access_depth_info'] as const;
+export type DistributionIndex = (typeof DISTRIBUTION_INDEXES)[number];
+
+/** One non-zero item of getVisitDistribution. */
+export interface DistributionCount {
+  index: DistributionIndex;
+  key: number;
+  value: number;
+}
+
+/** One page of getVisitPage, with the stay total (the answer has the average). */
+export interface PageCounts {
+  path: string;
+  visitPv: number;
+  visitUv: number;
+  stay: number;
+  entry: number;
+  exit: number;
+  sharePv: number;
+  shareUv: number;
+}
+
+/** Retention: index 0 the cohort's size, index i the cohort's users active in the i-th later period asked for. */
+export interface RetentionCounts {
+  new: number[];
+  active: number[];
+}
+
+// ---- WeChat's answers (snake_case, as sent) ----------------------------------------------------------------------
+
+export interface DailySummaryAnswer {
+  list: { ref_date: string; visit_total: number; share_pv: number; share_uv: number }[];
+}
+
+export interface VisitTrendRow {
+  ref_date: string;
+  session_cnt: number;
+  visit_pv: number;
+  visit_uv: number;
+  visit_uv_new: number;
+  stay_time_uv: number;
+  stay_time_session: number;
+  visit_depth: number;
+}
+
+export interface VisitTrendAnswer {
+  list: VisitTrendRow[];
+}
+
+export interface KeyValue {
+  key: number;
+  value: number;
+}
+
+export interface VisitDistributionAnswer {
+  ref_date: string;
+  list: { index: DistributionIndex; item_list: KeyValue[] }[];
+}
+
+export interface VisitPageRow {
+  page_path: string;
+  page_visit_pv: number;
+  page_visit_uv: number;
+  page_staytime_pv: number;
+  entrypage_pv: number;
+  exitpage_pv: number;
+  page_share_pv: number;
+  page_share_uv: number;
+}
+
+export interface VisitPageAnswer {
+  ref_date: string;
+  list: VisitPageRow[];
+}
+
+export interface RetainAnswer {
+  ref_date: string;
+  visit_uv_new: KeyValue[];
+  visit_uv: KeyValue[];
+}
