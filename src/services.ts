@@ -1,3 +1,4 @@
+import { AnalysisService } from './analysis/index.ts';
 import { AuthService, loadMasterKey, Sealer } from './auth/index.ts';
 import type { Config } from './config.ts';
 import { secureDataDir } from './dataDir.ts';
@@ -14,6 +15,8 @@ export interface Services {
   auth: AuthService;
   ingest: IngestService;
   portrait: PortraitService;
+  /** The rest of the analysis family (visit trends, retention, distributions, pages, daily summary). */
+  analysis: AnalysisService;
   close(): Promise<void>;
 }
 
@@ -30,8 +33,10 @@ export async function openServices(config: Config, clock: Clock = systemClock, s
     secretFailuresPerApp: config.secretFailuresPerApp,
   });
   const portrait = new PortraitService(s, clock, config.cacheEntries, s.backend === 'clickhouse');
+  const analysis = new AnalysisService(s, clock, config.cacheEntries, s.backend === 'clickhouse');
   const ingest = new IngestService(s, clock);
   ingest.onStored((appid) => portrait.invalidate(appid));
+  ingest.onStored((appid) => analysis.invalidate(appid));
   let closed = false;
   return {
     config,
@@ -40,6 +45,7 @@ export async function openServices(config: Config, clock: Clock = systemClock, s
     auth,
     ingest,
     portrait,
+    analysis,
     async close() {
       if (closed) return;
       closed = true;

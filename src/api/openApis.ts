@@ -1,3 +1,4 @@
+import { ANALYSIS_APIS } from '../analysis/index.ts';
 import type { Services } from '../services.ts';
 import { WeChatError } from '../domain/errors.ts';
 
@@ -28,6 +29,18 @@ export const OPEN_APIS: readonly OpenApi[] = [
       return s.portrait.portraitJson(appid, window);
     },
   },
+  // The rest of the analysis family: daily summary, visit trends, distribution, pages, retention (src/analysis/).
+  ...ANALYSIS_APIS.map(
+    (api): OpenApi => ({
+      name: `analysis.${api.name}`,
+      path: api.path,
+      async run(s, appid, params) {
+        const period = s.analysis.period(api, dateParam(params, 'begin_date'), dateParam(params, 'end_date'));
+        await s.auth.charge(appid, api.name);
+        return s.analysis.answerJson(appid, api, period);
+      },
+    }),
+  ),
 ];
 
 export const OPEN_API_BY_NAME = new Map(OPEN_APIS.map((a) => [a.name, a]));

@@ -283,13 +283,16 @@ export const geoStep: Step = {
   },
 };
 
-/** Fields for WeChat's other analysis APIs: kept now, read later. */
+/**
+ * Fields for WeChat's other analysis APIs (src/domain/analysis.ts): `type` (`visit` by default, `open`, `share`, any
+ * other kind; kept in lower case), `page`, `session`, `scene`, `stay`.
+ */
 export const visitStep: Step = {
   name: 'visit',
   apply({ input, event }) {
     const type = optionalText(input, 'type', 32);
     if (isRejection(type)) return type;
-    event.type = type ?? 'visit';
+    event.type = type === null ? 'visit' : type.toLowerCase();
     const page = optionalText(input, 'page', 1024);
     if (isRejection(page)) return page;
     event.page = page;
