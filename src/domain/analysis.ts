@@ -46,6 +46,23 @@ export function depthBucket(pages: number): number {
 /** The daily retention keys after key 0, weekly, monthly. */
 export const RETAIN_KEYS = { day: [1, 2, 3, 4, 5, 6, 7, 14, 30], week: [1, 2, 3, 4], month: [1] } as const;
 
+/**
+ * Strings in the order the stores sort them: by their UTF-8 bytes, which is the order of their code points (JavaScript's
+ * `<` compares UTF-16 code units, which differs for characters beyond U+FFFF).
+ */
+export function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const ia = a[Symbol.iterator]();
+  const ib = b[Symbol.iterator]();
+  for (;;) {
+    const x = ia.next();
+    const y = ib.next();
+    if (x.done || y.done) return x.done && y.done ? 0 : x.done ? -1 : 1;
+    const d = (x.value.codePointAt(0) ?? 0) - (y.value.codePointAt(0) ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+}
+
 /** The most pages getVisitPage lists. */
 export const VISIT_PAGE_LIMIT = 200;
 

@@ -97,3 +97,13 @@ describe('buckets and access sources', () => {
     expect(SCENE_SOURCES.size).toBe(145);
   });
 });
+
+describe('text order', () => {
+  it('orders strings by code point, as UTF-8 bytes sort', async () => {
+    const { compareText } = await import('./analysis.ts');
+    const words = ['b', 'a', 'ab', '', 'Z', '详情', '\u{1F600}', '\uFFFD', 'pages/a'];
+    const sorted = [...words].sort(compareText);
+    const bytes = [...words].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    expect(sorted).toEqual(bytes);
+  });
+});

@@ -96,7 +96,8 @@ async function appendAll(store: Store, appid: string, events: readonly VisitEven
 
 const at = (day: number, h: number, m = 0) => BASE_MS + day * DAY + h * HOUR + m * MIN;
 
-export function describeAnalysisContract(label: string, open: () => Promise<Store>): void {
+/** `runs`: random event sets tried by the property test (fewer on slower backends). */
+export function describeAnalysisContract(label: string, open: () => Promise<Store>, runs = 20): void {
   describe(`Analysis contract: ${label}`, () => {
     let store: Store;
     beforeAll(async () => {
@@ -273,7 +274,7 @@ export function describeAnalysisContract(label: string, open: () => Promise<Stor
           const pick = [days[0], days[Math.floor(days.length / 2)], days[days.length - 1], BASE_DAY + 30].filter((d): d is number => d !== undefined);
           await expectAllEqual(store, appid, stored, [...new Set(pick)], BASE_DAY + 75);
         }),
-        { numRuns: 20 },
+        { numRuns: runs },
       );
     }, 600_000);
   });

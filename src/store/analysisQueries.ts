@@ -18,7 +18,8 @@ export interface AnalysisQueries {
   visitPages(appid: string, day: Day, limit: number): Promise<PageCounts[]>;
   /**
    * The new and the active users of `cohort` (index 0) and how many of each had an event in each of `later`
-   * (index i + 1). Every later window must start after the cohort and end at most 63 days after the cohort's first day.
+   * (index i + 1). Later windows follow the cohort and each other without overlapping, and end at most 63 days after
+   * the cohort's first day.
    */
   retention(appid: string, cohort: Window, later: readonly Window[]): Promise<RetentionCounts>;
 }
@@ -28,9 +29,13 @@ export const RETENTION_SPAN_DAYS = 64;
 
 export function checkRetentionWindows(cohort: Window, later: readonly Window[]): void {
   if (cohort.end - cohort.begin >= 31) throw new RangeError('a retention cohort spans at most 31 days');
+  let previous = cohort.end;
   for (const w of later) {
-    if (w.begin <= cohort.end || w.end < w.begin || w.end - cohort.begin >= RETENTION_SPAN_DAYS) {
-      throw new RangeError(`retention window ${w.begin}–${w.end} must follow the cohort ${cohort.begin}–${cohort.end} within ${RETENTION_SPAN_DAYS} days`);
+    if (w.begin <= previous || w.end < w.begin || w.end - cohort.begin >= RETENTION_SPAN_DAYS) {
+      throw new RangeError(
+        `retention window ${w.begin}–${w.end} must follow the cohort ${cohort.begin}–${cohort.end} and the windows before it, within ${RETENTION_SPAN_DAYS} days`,
+      );
     }
+    previous = w.end;
   }
 }

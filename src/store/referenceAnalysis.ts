@@ -21,8 +21,8 @@ import type { Window } from '../domain/window.ts';
  * compare every backend with. Not used in production.
  */
 
-/** Strings compare as the stores compare them: by their UTF-8 bytes. */
-export function compareText(a: string, b: string): number {
+/** Strings compare as the stores compare them: by their UTF-8 bytes (written here the plain way). */
+function compareText(a: string, b: string): number {
   return a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 

@@ -1,3 +1,4 @@
+import type { DistributionCount, PageCounts, RetentionCounts, SummaryCounts, TrendCounts } from '../../domain/analysis.ts';
 import type { VisitEvent } from '../../domain/event.ts';
 import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
@@ -9,6 +10,7 @@ import { deleteApp } from './deleteApp.ts';
 import { derivedCounts, rebuildChain } from './derive.ts';
 import { DeviceCap } from './devices.ts';
 import { appendEvents, countEvents, eventStats, type EventsOptions, exportEvents, MonotonicMicros } from './events.ts';
+import { distributionCounts, pageCounts, retentionCounts, summaryCounts, trendCounts } from './analysisQuery.ts';
 import * as meta from './meta.ts';
 import { Leases, type LeaseOptions } from './lease.ts';
 import { migrate } from './migrate.ts';
@@ -127,6 +129,24 @@ export class ClickHouseStore implements Store {
   }
   eventStats(): Promise<EventStats[]> {
     return this.op((c) => eventStats(c));
+  }
+
+  // ---- the rest of the analysis family (analysisQuery.ts)
+
+  visitTrend(appid: string, window: Window): Promise<TrendCounts> {
+    return this.op((c) => trendCounts(c, appid, window));
+  }
+  dailySummary(appid: string, day: number): Promise<SummaryCounts> {
+    return this.op((c) => summaryCounts(c, appid, day));
+  }
+  visitDistribution(appid: string, day: number): Promise<DistributionCount[]> {
+    return this.op((c) => distributionCounts(c, appid, day));
+  }
+  visitPages(appid: string, day: number, limit: number): Promise<PageCounts[]> {
+    return this.op((c) => pageCounts(c, appid, day, limit));
+  }
+  retention(appid: string, cohort: Window, later: readonly Window[]): Promise<RetentionCounts> {
+    return this.op((c) => retentionCounts(c, appid, cohort, later));
   }
   exportEvents(appid: string, onBatch: (events: VisitEvent[]) => Promise<void>, batchSize?: number): Promise<number> {
     return this.op((c) => exportEvents(c, appid, onBatch, batchSize));

@@ -1,4 +1,5 @@
 import { VALUE_BITS } from '../packing.ts';
+import { ANALYSIS_MIGRATION } from './analysisSchema.ts';
 import type { Connection } from './connection.ts';
 import { TIME_OFFSET_MS } from './chain.ts';
 import { appsWithEvents, rebuildChain } from './derive.ts';
@@ -281,4 +282,6 @@ export const MIGRATIONS: readonly Migration[] = [
       for (const appid of await appsWithEvents(c)) await rebuildChain(c, appid, keepAlive);
     },
   },
+  // The analysis family's tables (see analysisSchema.ts), numbered after its issue (14) like 11 and 15.
+  ANALYSIS_MIGRATION,
 ];

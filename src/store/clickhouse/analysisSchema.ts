@@ -1,0 +1,134 @@
+import { EVENT_TYPES, SESSION_GAP_MS } from '../../domain/analysis.ts';
+import type { Connection } from './connection.ts';
+import type { Migration } from './schema.ts';
+import { ident, type Sql, sql } from './sql.ts';
+
+/**
+ * The ClickHouse tables behind the analysis family, filled from `events` by materialized views (so on every shard, for
+ * the shard's own users: all of them sharded by cityHash64(appid, openid), like `events`). Every table holds mergeable
+ * partial rows; queries (analysisQuery.ts) merge them, and finish sessions, without reading `events`.
+ *
+ * - `an_user_days`: per (app, day, user): events, visit events (`pv`), their stay, share events. SummingMergeTree;
+ *   `events` is never 0, so no row is ever summed away.
+ * - `an_user_first`: per (app, user): the first day ever (minState).
+ * - `an_page_days`: per (app, day, page `path`, user): visit and share events naming the page, views, their stay, shares.
+ * - `an_id_sessions`: per (app, user, session value `sid`): the session's first event time, first scene as a
+ *   (time, scene) minimum, stay of its visits, distinct pages of its visits (`''` stands for none), entry and exit page
+ *   as (time, page) minimum and maximum of its visits (sentinel times when none).
+ * - `an_gap_slots`: the same per (app, user, 30-minute `slot` = time ÷ 30 min) for events without a session value,
+ *   plus the last event time. Two events in one slot are less than 30 minutes apart, and events two slots apart are
+ *   more: so sessions without a value are the runs of consecutive slots in which each slot's first event follows the
+ *   previous slot's last by at most 30 minutes, cut where it does not (found at query time).
+ * - `an_shards` (cluster mode only): Distributed over `system.one`, one row per shard, to run a query once on every shard.
+ *
+ * Events stored before this migration are copied in once (each table only while it is still empty), before the views
+ * start: events another server stores during those few statements are missed, so upgrade a shared ClickHouse with
+ * ingest stopped, as for any migration.
+ */
+
+/** Sentinel times (±2^62, far beyond any event's): "no such event" in (time, value) minima and maxima. */
+export const NO_TIME_MAX = 4_611_686_018_427_387_904n;
+export const NO_TIME_MIN = -4_611_686_018_427_387_904n;
+export const SLOT_MS = SESSION_GAP_MS;
+
+const VISIT = EVENT_TYPES.VISIT;
+const SHARE = EVENT_TYPES.SHARE;
+
+const SHARD_KEY = sql`cityHash64(appid, openid)`;
+
+/**
+ * The table on a single server; in cluster mode the local table on every server and the Distributed table in front,
+ * sharded like `events` (schema.ts's createTable does the same; not imported, as schema.ts imports this file).
+ */
+function createTable(c: Connection, name: string, body: Sql): Sql[] {
+  const local = c.local(name);
+  if (!c.cluster) return [sql`CREATE TABLE IF NOT EXISTS ${local} ${body}`];
+  return [
+    sql`CREATE TABLE IF NOT EXISTS ${local}${c.onCluster} ${body}`,
+    sql`CREATE TABLE IF NOT EXISTS ${c.table(name)}${c.onCluster} AS ${local}
+        ENGINE = Distributed(${c.cluster}, ${c.db}, ${ident(c.localName(name))}, ${SHARD_KEY})`,
+  ];
+}
+
+/** The aggregate columns of a session or slot row. */
+const SESSION_STATE_COLUMNS = sql`
+  first_time AggregateFunction(min, Int64),
+  first_scene AggregateFunction(min, Tuple(Int64, Int32)),
+  visit_stay AggregateFunction(sum, Float64),
+  page_set AggregateFunction(groupUniqArray, String),
+  entry_page AggregateFunction(min, Tuple(Int64, String)),
+  exit_page AggregateFunction(max, Tuple(Int64, String))`;
+
+/** The aggregate expressions filling SESSION_STATE_COLUMNS from events. */
+function sessionStates(): Sql {
+  const isVisit = sql`type = ${VISIT}`;
+  const viewed = sql`(${isVisit} AND isNotNull(page))`;
+  return sql`
+    minState(time) AS first_time,
+    minState(tuple(if(isNull(scene), toInt64(${NO_TIME_MAX}), time), toInt32(ifNull(scene, 0)))) AS first_scene,
+    sumState(if(${isVisit}, ifNull(stay, 0.), 0.)) AS visit_stay,
+    groupUniqArrayState(if(${viewed}, ifNull(page, ''), '')) AS page_set,
+    minState(tuple(if(${viewed}, time, toInt64(${NO_TIME_MAX})), ifNull(page, ''))) AS entry_page,
+    maxState(tuple(if(${viewed}, time, toInt64(${NO_TIME_MIN})), ifNull(page, ''))) AS exit_page`;
+}
+
+/** Each derived table: its columns and engine, and the SELECT over `events` that fills it. */
+function derived(events: Sql): { name: string; body: Sql; select: Sql }[] {
+  return [
+    {
+      name: 'an_user_days',
+      body: sql`(appid String, day Date, openid String, events UInt64, pv UInt64, stay Float64, shares UInt64)
+        ENGINE = SummingMergeTree((events, pv, stay, shares)) PARTITION BY toYYYYMM(day) ORDER BY (appid, day, openid)`,
+      select: sql`SELECT appid, day, openid, count() AS events, countIf(type = ${VISIT}) AS pv,
+          sumIf(ifNull(stay, 0.), type = ${VISIT}) AS stay, countIf(type = ${SHARE}) AS shares
+        FROM ${events} GROUP BY appid, day, openid`,
+    },
+    {
+      name: 'an_user_first',
+      body: sql`(appid String, openid String, first_day AggregateFunction(min, Date)) ENGINE = AggregatingMergeTree() ORDER BY (appid, openid)`,
+      select: sql`SELECT appid, openid, minState(day) AS first_day FROM ${events} GROUP BY appid, openid`,
+    },
+    {
+      name: 'an_page_days',
+      body: sql`(appid String, day Date, path String, openid String, events UInt64, views UInt64, stay Float64, shares UInt64)
+        ENGINE = SummingMergeTree((events, views, stay, shares)) PARTITION BY toYYYYMM(day) ORDER BY (appid, day, path, openid)`,
+      select: sql`SELECT appid, day, assumeNotNull(page) AS path, openid, count() AS events, countIf(type = ${VISIT}) AS views,
+          sumIf(ifNull(stay, 0.), type = ${VISIT}) AS stay, countIf(type = ${SHARE}) AS shares
+        FROM ${events} WHERE isNotNull(page) AND type IN (${VISIT}, ${SHARE}) GROUP BY appid, day, path, openid`,
+    },
+    {
+      name: 'an_id_sessions',
+      body: sql`(appid String, openid String, sid String, ${SESSION_STATE_COLUMNS})
+        ENGINE = AggregatingMergeTree() ORDER BY (appid, openid, sid)`,
+      select: sql`SELECT appid, openid, assumeNotNull(session) AS sid, ${sessionStates()}
+        FROM ${events} WHERE isNotNull(session) GROUP BY appid, openid, sid`,
+    },
+    {
+      name: 'an_gap_slots',
+      body: sql`(appid String, openid String, slot Int64, last_time AggregateFunction(max, Int64), ${SESSION_STATE_COLUMNS})
+        ENGINE = AggregatingMergeTree() ORDER BY (appid, openid, slot)`,
+      select: sql`SELECT appid, openid, intDiv(time, ${SLOT_MS}) AS slot, maxState(time) AS last_time, ${sessionStates()}
+        FROM ${events} WHERE isNull(session) GROUP BY appid, openid, slot`,
+    },
+  ];
+}
+
+export const ANALYSIS_MIGRATION: Migration = {
+  // Numbered after its issue (14), as migrations 11 and 15 are, so that migrations added in parallel never collide.
+  version: 14,
+  name: 'analysis family: user-days, first days, page-days, sessions',
+  statements: (c) => {
+    const tables = derived(c.local('events'));
+    const backfill = derived(c.table('events'));
+    return [
+      ...tables.flatMap((t) => createTable(c, t.name, t.body)),
+      // Events stored before: copied in once, into tables still empty (through the Distributed tables in cluster mode).
+      ...backfill.map(
+        (t) => sql`INSERT INTO ${c.table(t.name)} SELECT * FROM (${t.select}) WHERE (SELECT count() FROM ${c.table(t.name)}) = 0
+          ${c.cluster ? sql`SETTINGS insert_distributed_sync = 1` : sql``}`,
+      ),
+      ...tables.map((t) => sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${c.local(`${t.name}_mv`)}${c.onCluster} TO ${c.local(t.name)} AS ${t.select}`),
+      ...(c.cluster ? [sql`CREATE TABLE IF NOT EXISTS ${c.table('an_shards')}${c.onCluster} (dummy UInt8) ENGINE = Distributed(${c.cluster}, system, one)`] : []),
+    ];
+  },
+};
