@@ -30,6 +30,9 @@ export interface AppInput {
   collect?: boolean;
 }
 
+/** An analysis-family answer (WeChat's JSON), or WeChat's error. */
+export type AnalysisAnswer = { ok: true; answer: Record<string, unknown> } | { ok: false; errcode: number; errmsg: string };
+
 /**
  * What CLI commands do with data. `LocalBackend` opens the store itself; `RemoteBackend` goes through the
  * server that owns the data directory (DuckDB lets one process hold the file). A new command adds the method it
@@ -56,5 +59,7 @@ export interface Backend {
   importEvents(appid: string, events: unknown[]): Promise<ImportAnswer>;
   /** The time of the store's owner: the server's clock (moved by a test, in test mode), else this machine's. */
   now(): Promise<number>;
+  /** One of the analysis family by its cloud-call name without `analysis.` (e.g. `getWeeklyVisitTrend`). */
+  analysis(appid: string, api: string, beginDate: string, endDate: string): Promise<AnalysisAnswer>;
   close(): Promise<void>;
 }

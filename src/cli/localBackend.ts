@@ -1,10 +1,11 @@
+import { ANALYSIS_API_BY_NAME } from '../analysis/index.ts';
 import { publicApp } from '../auth/index.ts';
 import type { VisitEvent } from '../domain/event.ts';
 import { isWeChatError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import type { AppRecord } from '../store/records.ts';
 import { importApp, importEvents, writeExport, type ImportAnswer, type ImportedApp } from '../transfer/index.ts';
-import type { AppInput, AppListing, Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
+import type { AnalysisAnswer, AppInput, AppListing, Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
 
 /** Lists apps with their event counts and latest event time. */
 export async function appListings(s: Services): Promise<AppListing[]> {
@@ -73,6 +74,17 @@ export class LocalBackend implements Backend {
   }
   async now(): Promise<number> {
     return this.services.clock.now();
+  }
+  async analysis(appid: string, apiName: string, beginDate: string, endDate: string): Promise<AnalysisAnswer> {
+    const api = ANALYSIS_API_BY_NAME.get(apiName);
+    if (!api) throw new Error(`no analysis API ${apiName}`);
+    try {
+      const p = this.services.analysis.period(api, beginDate, endDate);
+      return { ok: true, answer: await this.services.analysis.answer(appid, api, p) };
+    } catch (e) {
+      if (isWeChatError(e)) return { ok: false, errcode: e.errcode, errmsg: e.errmsg };
+      throw e;
+    }
   }
   async close(): Promise<void> {
     await this.services.close();

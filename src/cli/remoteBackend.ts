@@ -4,7 +4,7 @@ import type { AppRecord } from '../store/records.ts';
 import { request, type TransportOptions } from '../sdk/http.ts';
 import { WeChatApiError } from '../sdk/index.ts';
 import type { ImportAnswer, ImportedApp } from '../transfer/importInto.ts';
-import type { AppInput, AppListing, Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
+import type { AnalysisAnswer, AppInput, AppListing, Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
 import { byteBatches } from './byteBatches.ts';
 import type { ServerFile } from './serverFile.ts';
 
@@ -205,6 +205,23 @@ export class RemoteBackend implements Backend {
     }
     const j = (await r.json()) as { nowMs?: unknown };
     return typeof j.nowMs === 'number' ? j.nowMs : Date.now();
+  }
+  async analysis(appid: string, api: string, beginDate: string, endDate: string): Promise<AnalysisAnswer> {
+    try {
+      const { status, json } = await request(READS, {
+        api,
+        method: 'POST',
+        url: `${this.server.url}/admin/analysis`,
+        headers: { authorization: `Bearer ${this.server.adminKey}` },
+        body: JSON.stringify({ appid, api, begin_date: beginDate, end_date: endDate }),
+      });
+      if (status === 200) return { ok: true, answer: json };
+      throw new Error(typeof json.error === 'string' ? json.error : `the server answered HTTP ${status}`);
+    } catch (e) {
+      // As for the portrait: the server's verdict (61500, 61501, …) is an answer; no answer at all is an error.
+      if (e instanceof WeChatApiError && e.status !== undefined && e.errcode !== -1) return { ok: false, errcode: e.errcode, errmsg: e.errmsg };
+      throw e;
+    }
   }
   async close(): Promise<void> {}
 }

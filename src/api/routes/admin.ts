@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ANALYSIS_API_BY_NAME } from '../../analysis/index.ts';
 import { publicApp, safeEqual } from '../../auth/index.ts';
 import { isWeChatError } from '../../domain/errors.ts';
 import type { Services } from '../../services.ts';
@@ -173,6 +174,21 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
       if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
       const window = s.portrait.window(String(b.begin_date ?? ''), String(b.end_date ?? ''));
       return reply.type('application/json; charset=utf-8').send(await s.portrait.portraitJson(appid, window));
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  // The analysis family for `datacube trend|retain|distribution|pages|summary`: {appid, api, begin_date, end_date}.
+  app.post('/admin/analysis', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
+    try {
+      const b = jsonObjectBody(req.body);
+      const appid = String(b.appid ?? '');
+      if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
+      const api = ANALYSIS_API_BY_NAME.get(String(b.api ?? ''));
+      if (!api) return reply.code(404).send({ error: `no analysis API ${String(b.api)}` });
+      const period = s.analysis.period(api, String(b.begin_date ?? ''), String(b.end_date ?? ''));
+      return reply.type('application/json; charset=utf-8').send(await s.analysis.answerJson(appid, api, period));
     } catch (err) {
       return fail(reply, err);
     }

@@ -1,4 +1,5 @@
 import type { CliCommand } from '../command.ts';
+import { analysisCommand } from './analysis.ts';
 import { appCommand } from './app.ts';
 import { demoCommand } from './demo.ts';
 import { ingestCommand } from './ingest.ts';
@@ -12,5 +13,5 @@ import { exportCommand, importCommand } from './transfer.ts';
  * exporting a {@link CliCommand}, added here. Command files import only light modules at the top (commander, node
  * built-ins, src/domain); the store, the server and the rest load inside the action.
  */
-export const COMMANDS: readonly CliCommand[] = [serveCommand, appCommand, ingestCommand, portraitCommand, demoCommand, exportCommand, importCommand, testCommand];
+export const COMMANDS: readonly CliCommand[] = [serveCommand, appCommand, ingestCommand, portraitCommand, analysisCommand, demoCommand, exportCommand, importCommand, testCommand];
 
