@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: datacube's speed as ratios against baselines measured in the same run (see bench/README.md).
  * Prints a table and writes bench/results.json. `BENCH_QUICK=1`: small sizes, one run each (a smoke test).
- * `BENCH_ONLY=P1,P3`: only those sections (P1 includes P4, P6 includes P6b); results.json keeps the other sections'
+ * `BENCH_ONLY=P1,P3`: only those sections (P1 includes P4, P6 includes P6b; P10 is the analysis family); results.json keeps the other sections'
  * figures from their last run, each with the date it was measured. `BENCH_KEEP=1`: keep the scratch directory.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { cliBench } from './cli.ts';
+import { analysisBench } from './analysis.ts';
 import { clickhouseBench } from './clickhouse.ts';
 import { collectBench } from './collect.ts';
 import { fairnessBench } from './fairness.ts';
@@ -80,6 +81,7 @@ const sections: [string, (dir: string) => Promise<Figure[]>][] = [
   ['P6', collectBench],
   ['P7', cliBench],
   ['P8', fairnessBench],
+  ['P10', analysisBench],
 ];
 
 let failed = false;

@@ -138,32 +138,36 @@ export async function pagesQuery(conn: DuckDBConnection, app: number, day: numbe
 }
 
 /**
- * Retention in one scan of the cohort's and the later periods' rows: a row that is its user's first inside a later
- * period counts for the new cohort when the user's first day is in the cohort's period, and for the active cohort when
- * its `hist` has a bit for a day of the cohort's period.
+ * Retention in one scan of the cohort's and the later periods' rows, grouped by period: a row that is its user's
+ * first inside its period counts for the new cohort when the user's first day is in the cohort's period, and for the
+ * active cohort when it is in the cohort's period itself or its `hist` has a bit for a day of the cohort's period.
  */
 export async function retentionQuery(conn: DuckDBConnection, app: number, cohort: Window, later: readonly Window[]): Promise<RetentionCounts> {
   checkRetentionWindows(cohort, later);
-  const a = integer(app);
+  const windows = [cohort, ...later];
   const b = integer(cohort.begin);
   const e = integer(cohort.end);
   const span = integer(cohort.end - cohort.begin + 1);
-  const cols = [
-    `count(*) FILTER (WHERE day BETWEEN ${b} AND ${e} AND ${firstSince(b)}) AS a0`,
-    `count(*) FILTER (WHERE day BETWEEN ${b} AND ${e} AND day = first_day) AS n0`,
-  ];
-  later.forEach((w, i) => {
-    const lb = integer(w.begin);
-    const inLater = `day BETWEEN ${lb} AND ${integer(w.end)} AND ${firstSince(lb)}`;
-    cols.push(`count(*) FILTER (WHERE ${inLater} AND (hist & (((1::UBIGINT << ${span}) - 1) << ${shift(`day - 1 - ${e}`)})) <> 0) AS a${i + 1}`);
-    cols.push(`count(*) FILTER (WHERE ${inLater} AND first_day BETWEEN ${b} AND ${e}) AS n${i + 1}`);
-  });
-  const ranges = [cohort, ...later].map((w) => `day BETWEEN ${integer(w.begin)} AND ${integer(w.end)}`).join(' OR ');
-  const [r] = await rows(conn, `SELECT ${cols.join(', ')} FROM an_user_days WHERE app = ${a} AND (${ranges})`);
-  const out: RetentionCounts = { new: [], active: [] };
-  for (let i = 0; i <= later.length; i++) {
-    out.active.push(num(r?.[`a${i}`]));
-    out.new.push(num(r?.[`n${i}`]));
+  const inWindow = (w: Window) => `day BETWEEN ${integer(w.begin)} AND ${integer(w.end)}`;
+  const k = `CASE ${windows.map((w, i) => `WHEN ${inWindow(w)} THEN ${i}`).join(' ')} END`;
+  const begin = `CASE ${windows.map((w) => `WHEN ${inWindow(w)} THEN ${integer(w.begin)}`).join(' ')} END`;
+  const r = await rows(
+    conn,
+    `SELECT k, count(*) FILTER (WHERE active) AS a, count(*) FILTER (WHERE fresh) AS n
+     FROM (
+       SELECT k, first_day BETWEEN ${b} AND ${e} AS fresh,
+         k = 0 OR (hist & (((1::UBIGINT << ${span}) - 1) << ${shift(`day - 1 - ${e}`)})) <> 0 AS active
+       FROM (SELECT ${k} AS k, ${begin} AS wb, day, hist, first_day FROM an_user_days
+             WHERE app = ${integer(app)} AND (${windows.map(inWindow).join(' OR ')}))
+       WHERE (hist & ((1::UBIGINT << ${shift('day - wb')}) - 1)) = 0
+     )
+     GROUP BY k`,
+  );
+  const out: RetentionCounts = { new: windows.map(() => 0), active: windows.map(() => 0) };
+  for (const x of r) {
+    const i = num(x.k);
+    out.active[i] = num(x.a);
+    out.new[i] = num(x.n);
   }
   return out;
 }
