@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dayOf } from '../../domain/day.ts';
+import { dayOf, startOfDay } from '../../domain/day.ts';
 import type { VisitEvent } from '../../domain/event.ts';
 import { generateDemoEvents } from '../../demo/index.ts';
 import { prepareBatch } from '../../ingest/pipeline.ts';
 import { describeAnalysisContract } from '../analysis.contract.suite.ts';
-import { freshAppid } from '../contract.suite.ts';
+import { freshAppid, visit } from '../contract.suite.ts';
 import { referencePages, referenceRetention, referenceTrend } from '../referenceAnalysis.ts';
 import { appendEventColumns } from './appendEvents.ts';
 import { DuckDBStore } from './DuckDBStore.ts';
@@ -61,6 +61,37 @@ describe('DuckDB file written before the analysis tables existed', () => {
       expect((await s.visitPages(appid, y - 6, 200)).map((p) => [p.path, p.visitPv, p.entry, p.exit])).toEqual(
         referencePages(all, y - 6, 200).map((p) => [p.path, p.visitPv, p.entry, p.exit]),
       );
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('DuckDB analysis tables across a close and reopen', () => {
+  it('continues a session with an id, and a session without one, after the store is reopened', async () => {
+    const path = join(dir, 'reopen.duckdb');
+    const appid = freshAppid();
+    const y = dayOf(Date.now()) - 1;
+    const t = (h: number, m: number) => startOfDay(y) + h * 3_600_000 + m * 60_000;
+    const first = [
+      visit({ openid: 'u', time: t(9, 0), session: 'k', page: 'a', scene: 1001, stay: 5 }),
+      visit({ openid: 'u', time: t(12, 0), page: 'x', stay: 1 }),
+    ];
+    const second = [
+      visit({ openid: 'u', time: t(15, 0), session: 'k', page: 'b', stay: 7 }),
+      visit({ openid: 'u', time: t(12, 20), page: 'y', stay: 2 }),
+    ];
+    let s = await DuckDBStore.create(path);
+    await s.append(appid, first);
+    expect((await s.visitTrend(appid, { begin: y, end: y })).sessions).toBe(2);
+    await s.close();
+    s = await DuckDBStore.create(path);
+    try {
+      await s.append(appid, second);
+      const w = { begin: y, end: y };
+      expect(await s.visitTrend(appid, w)).toEqual(referenceTrend([...first, ...second], w));
+      expect((await s.visitTrend(appid, w)).sessions).toBe(2);
+      expect(await s.visitPages(appid, y, 200)).toEqual(referencePages([...first, ...second], y, 200));
     } finally {
       await s.close();
     }
