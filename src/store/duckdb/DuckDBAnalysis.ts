@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DistributionCount, PageCounts, RetentionCounts, SummaryCounts, TrendCounts } from '../../domain/analysis.ts';
 import type { Window } from '../../domain/window.ts';
+import { checkRetentionWindows } from '../analysisQueries.ts';
 import { ANALYSIS_DERIVE_STEP, SessionKeys, deriveAnalysis } from './analysisDerive.ts';
 import { analysisApp, distributionQuery, pagesQuery, retentionQuery, summaryQuery, trendQuery } from './analysisQuery.ts';
 
@@ -9,8 +10,14 @@ import { analysisApp, distributionQuery, pagesQuery, retentionQuery, summaryQuer
  * keys, and the queries. DuckDBStore calls `derive` from its own derive step (on the deriving connection) and the
  * queries on a reader connection once the tables are up to date.
  */
+/** While events keep coming, the background folds the analysis tables at most this often… */
+const BACKGROUND_INTERVAL_MS = 2_000;
+/** …unless this many events are waiting. */
+const BACKGROUND_BATCH = 100_000;
+
 export class DuckDBAnalysis {
   private lastSeq = 0;
+  private lastDeriveAt = 0;
   private readonly keys = new SessionKeys();
   private readonly apps = new Map<string, number>();
 
@@ -24,12 +31,23 @@ export class DuckDBAnalysis {
     return this.lastSeq >= seq;
   }
 
+  /**
+   * Milliseconds until a background fold of events up to `upto` is due (0: now). A fold has a fixed cost of a few
+   * dozen statements, so during ingest it waits for a couple of seconds' worth of events.
+   */
+  dueIn(upto: number): number {
+    if (this.lastSeq >= upto) return 0;
+    if (upto - this.lastSeq >= BACKGROUND_BATCH) return 0;
+    return Math.max(0, this.lastDeriveAt + BACKGROUND_INTERVAL_MS - Date.now());
+  }
+
   /** Folds the events after the last folded one up to `upto`, in steps of at most ANALYSIS_DERIVE_STEP events. */
   async derive(conn: DuckDBConnection, upto: number): Promise<void> {
     while (this.lastSeq < upto) {
       const next = Math.min(upto, this.lastSeq + ANALYSIS_DERIVE_STEP);
       await deriveAnalysis(conn, this.lastSeq, next, this.keys);
       this.lastSeq = next;
+      this.lastDeriveAt = Date.now();
     }
   }
 
@@ -57,6 +75,7 @@ export class DuckDBAnalysis {
   }
 
   async retention(conn: DuckDBConnection, appid: string, cohort: Window, later: readonly Window[]): Promise<RetentionCounts> {
+    checkRetentionWindows(cohort, later);
     const app = await analysisApp(conn, appid, this.apps);
     if (app === undefined) return { new: later.map(() => 0).concat(0), active: later.map(() => 0).concat(0) };
     return retentionQuery(conn, app, cohort, later);

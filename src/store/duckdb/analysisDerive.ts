@@ -29,6 +29,15 @@ const RECENT_SESSION_MS = MS_PER_DAY;
 const VISIT = `'${EVENT_TYPES.VISIT}'`;
 const SHARE = `'${EVENT_TYPES.SHARE}'`;
 
+/**
+ * The first scene of a session as one integer `(time << 20) | scene` (scenes are 0–999,999 < 2^20; times < 2^43 ms, as
+ * for the portrait's packed values): its minimum is the earliest scene, the smaller one at equal times.
+ */
+const SCENE_BITS = 20;
+function packScene(time: string, scene: string): string {
+  return `((${time} << ${SCENE_BITS}) | (${scene} & ${(1 << SCENE_BITS) - 1}))`;
+}
+
 /** `x << s` for a UBIGINT, dropping the bits shifted out (DuckDB refuses an overflowing shift); 0 for s ≥ 64. */
 function shl(x: string, s: string): string {
   return `(CASE WHEN (${s}) >= 64 THEN 0::UBIGINT ELSE ((${x}) & (18446744073709551615::UBIGINT >> (${s}))) << (${s}) END)`;
@@ -76,8 +85,8 @@ export class SessionKeys {
   }
 }
 
-const DROP = ['an_ev', 'an_aff', 'an_evu', 'an_pud', 'an_old', 'an_w', 'an_nd', 'an_last', 'an_ppd', 'an_ppo', 'an_se', 'an_bid', 'an_maybe',
-  'an_sold', 'an_sel', 'an_sn', 'an_sdays', 'an_ssib', 'an_scene_map'];
+const DROP = ['an_aff', 'an_evu', 'an_pud', 'an_old', 'an_w', 'an_nd', 'an_last', 'an_ppd', 'an_ppo', 'an_bid', 'an_maybe', 'an_sold',
+  'an_sn', 'an_sdays', 'an_ssib'];
 
 /** Folds events with `seq` in (after, upto] into the analysis tables and records `upto` in `an_state`. */
 export async function deriveAnalysis(conn: DuckDBConnection, after: number, upto: number, keys: SessionKeys): Promise<void> {
@@ -87,22 +96,19 @@ export async function deriveAnalysis(conn: DuckDBConnection, after: number, upto
   const added: [number, number][] = [];
   await conn.run('BEGIN TRANSACTION');
   try {
-    await conn.run(
-      `INSERT INTO app_numbers
-       SELECT appid, (SELECT coalesce(max(app), 0) FROM app_numbers) + row_number() OVER (ORDER BY appid)
-       FROM (SELECT DISTINCT appid FROM events WHERE seq > $1 AND seq <= $2 EXCEPT SELECT appid FROM app_numbers)`,
-      [lo, hi],
-    );
-    await conn.run(
-      `CREATE OR REPLACE TEMP TABLE an_ev AS
-       SELECT n.app, e.openid, e.time, e.day, e.type = ${VISIT} AS is_visit, e.type = ${SHARE} AS is_share, e.page, e.scene,
-         e.session AS sid, coalesce(e.stay, 0)::DOUBLE AS stay
-       FROM events e JOIN app_numbers n ON n.appid = e.appid WHERE e.seq > $1 AND e.seq <= $2`,
-      [lo, hi],
-    );
-    const size = int((await one(conn, 'SELECT count(*) AS n FROM an_ev')).n);
+    let size = await users(conn, lo, hi);
+    if (size < upto - after) {
+      // An app without a number yet (the portrait's derive numbers them first, as a rule).
+      await conn.run(
+        `INSERT INTO app_numbers
+         SELECT appid, (SELECT coalesce(max(app), 0) FROM app_numbers) + row_number() OVER (ORDER BY appid)
+         FROM (SELECT DISTINCT appid FROM events WHERE seq > $1 AND seq <= $2 EXCEPT SELECT appid FROM app_numbers)`,
+        [lo, hi],
+      );
+      size = await users(conn, lo, hi);
+    }
     if (size > 0) {
-      await users(conn);
+      await batchEvents(conn, lo, hi);
       await userDays(conn);
       await pageDays(conn);
       added.push(...(await sessions(conn, filter)));
@@ -118,32 +124,46 @@ export async function deriveAnalysis(conn: DuckDBConnection, after: number, upto
   for (const [l, h] of added) filter.add(l, h);
 }
 
-/** The users the batch touches (`an_aff`), new ones numbered per app; the batch with uids and page ids (`an_evu`). */
-async function users(conn: DuckDBConnection): Promise<void> {
+/** The users the batch touches (`an_aff`), new ones numbered per app. Returns the number of events they have. */
+async function users(conn: DuckDBConnection, lo: bigint, hi: bigint): Promise<number> {
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE an_aff AS
-     WITH b AS (SELECT app, openid, min(day) AS m, max(day) AS mx FROM an_ev GROUP BY app, openid),
-     top AS (SELECT app, max(uid) AS mu FROM an_users GROUP BY app)
-     SELECT b.app, b.openid, b.m, b.mx, u.uid IS NULL AS is_new,
+     WITH b AS (
+       SELECT n.app, e.openid, min(e.day) AS m, max(e.day) AS mx, count(*) AS events
+       FROM events e JOIN app_numbers n ON n.appid = e.appid WHERE e.seq > $1 AND e.seq <= $2 GROUP BY n.app, e.openid
+     ), top AS (SELECT app, max(uid) AS mu FROM an_users GROUP BY app)
+     SELECT b.app, b.openid, b.m, b.mx, b.events, u.uid IS NULL AS is_new,
        (CASE WHEN u.uid IS NULL THEN coalesce(t.mu, 0) + row_number() OVER (PARTITION BY b.app, u.uid IS NULL ORDER BY b.openid)
              ELSE u.uid END)::INTEGER AS uid,
        u.first_day AS old_first, u.last_day AS old_last, u.last_hist AS old_hist,
        least(b.m, coalesce(u.first_day, b.m)) AS first_day,
        u.uid IS NOT NULL AND b.m < u.last_day AS late
      FROM b LEFT JOIN an_users u ON u.app = b.app AND u.openid = b.openid LEFT JOIN top t ON t.app = b.app`,
+    [lo, hi],
   );
+  return int((await one(conn, 'SELECT coalesce(sum(events), 0) AS n FROM an_aff')).n);
+}
+
+/** New page paths into the dictionary; the batch, one row per event, with uids and page ids (`an_evu`). */
+async function batchEvents(conn: DuckDBConnection, lo: bigint, hi: bigint): Promise<void> {
   await conn.run(
     `INSERT INTO an_pages
      SELECT x.app, coalesce(t.mp, 0) + row_number() OVER (PARTITION BY x.app ORDER BY x.path), x.path
-     FROM (SELECT DISTINCT app, page AS path FROM an_ev WHERE page IS NOT NULL AND (is_visit OR is_share)
+     FROM (SELECT DISTINCT n.app, e.page AS path FROM events e JOIN app_numbers n ON n.appid = e.appid
+           WHERE e.seq > $1 AND e.seq <= $2 AND e.page IS NOT NULL AND e.type IN (${VISIT}, ${SHARE})
            EXCEPT SELECT app, path FROM an_pages) x
      LEFT JOIN (SELECT app, max(page) AS mp FROM an_pages GROUP BY app) t ON t.app = x.app`,
+    [lo, hi],
   );
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE an_evu AS
-     SELECT e.*, a.uid, p.page AS page_id
-     FROM an_ev e JOIN an_aff a ON a.app = e.app AND a.openid = e.openid
-     LEFT JOIN an_pages p ON p.app = e.app AND p.path = e.page AND (e.is_visit OR e.is_share)`,
+     SELECT a.app, a.uid, e.time, e.day, e.type = ${VISIT} AS is_visit, e.type = ${SHARE} AS is_share, e.page, p.page AS page_id,
+       e.scene, e.session AS sid, coalesce(e.stay, 0)::DOUBLE AS stay
+     FROM events e JOIN app_numbers n ON n.appid = e.appid
+     JOIN an_aff a ON a.app = n.app AND a.openid = e.openid
+     LEFT JOIN an_pages p ON p.app = n.app AND p.path = e.page AND e.type IN (${VISIT}, ${SHARE})
+     WHERE e.seq > $1 AND e.seq <= $2`,
+    [lo, hi],
   );
 }
 
@@ -241,26 +261,23 @@ const SESSION_COLUMNS =
 
 /** Returns the filter keys of the session values the batch stored (to be added once committed). */
 async function sessions(conn: DuckDBConnection, filter: EventIdFilter): Promise<[number, number][]> {
-  await conn.run(`CREATE OR REPLACE TEMP TABLE an_scene_map AS SELECT * FROM (VALUES ${SCENE_MAP}) t(scene, source)`);
-  // The batch, one element per event; structs order (time, value) pairs as the definitions want.
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE an_se AS
-     SELECT app, uid, sid, time,
-       CASE WHEN scene IS NOT NULL THEN {'t': time, 's': scene} END AS sc,
-       CASE WHEN is_visit AND page IS NOT NULL THEN {'t': time, 'p': page} END AS pg,
-       CASE WHEN is_visit THEN stay ELSE 0 END AS stay,
-       CASE WHEN is_visit THEN page_id END AS page_id
-     FROM an_evu`,
-  );
+  // Kept on the connection from one derive to the next (it never changes while the process runs).
+  await conn.run(`CREATE TEMP TABLE IF NOT EXISTS an_scene_map AS SELECT * FROM (VALUES ${SCENE_MAP}) t(scene, source)`);
+  // The batch's sessions with a value; structs order (time, value) pairs as the definitions want (the page id rides
+  // along after the path, so the winner's id needs no lookup).
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE an_bid AS
-     SELECT app, uid, sid, hash(app, uid, sid) AS h, min(time) AS first_time, max(time) AS last_time, min(sc) AS sc, sum(stay) AS stay,
-       coalesce(list(DISTINCT page_id) FILTER (WHERE page_id IS NOT NULL), []::INTEGER[]) AS pages, min(pg) AS en, max(pg) AS ex
-     FROM an_se WHERE sid IS NOT NULL GROUP BY app, uid, sid`,
+     SELECT app, uid, sid, hash(app, uid, sid) AS h, min(time) AS first_time, max(time) AS last_time,
+       min(${packScene('time', 'scene')}) FILTER (WHERE scene IS NOT NULL) AS sc,
+       coalesce(sum(stay) FILTER (WHERE is_visit), 0) AS stay,
+       coalesce(list(DISTINCT page_id) FILTER (WHERE is_visit AND page_id IS NOT NULL), []::INTEGER[]) AS pages,
+       min({'t': time, 'p': page, 'i': page_id}) FILTER (WHERE is_visit AND page IS NOT NULL) AS en,
+       max({'t': time, 'p': page, 'i': page_id}) FILTER (WHERE is_visit AND page IS NOT NULL) AS ex
+     FROM an_evu WHERE sid IS NOT NULL GROUP BY app, uid, sid`,
   );
   const bounds = await one(
     conn,
-    `SELECT (SELECT min(first_time) FROM an_bid) AS id_min, (SELECT min(time) FROM an_se WHERE sid IS NULL) AS gap_min`,
+    `SELECT (SELECT min(first_time) FROM an_bid) AS id_min, (SELECT min(time) FROM an_evu WHERE sid IS NULL) AS gap_min`,
   );
   const keys: [number, number][] = [];
   const maybe: bigint[] = [];
@@ -303,39 +320,50 @@ async function sessions(conn: DuckDBConnection, filter: EventIdFilter): Promise<
     await conn.run(
       `INSERT INTO an_sold
        SELECT s.* FROM an_sessions s
-       JOIN (SELECT app, uid, min(time) AS tmin, max(time) AS tmax FROM an_se WHERE sid IS NULL GROUP BY app, uid) b
+       JOIN (SELECT app, uid, min(time) AS tmin, max(time) AS tmax FROM an_evu WHERE sid IS NULL GROUP BY app, uid) b
          ON s.app = b.app AND s.uid = b.uid AND s.sid IS NULL AND s.last_time >= b.tmin - ${GAP} AND s.first_time <= b.tmax + ${GAP}
        WHERE s.last_time >= ${int(bounds.gap_min) - GAP}`,
     );
   }
-  // Stored sessions and the batch's events as one list of elements, each with a unique number (a total order).
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE an_sel AS
-     SELECT *, row_number() OVER () AS eid FROM (
-       SELECT o.app, o.uid, o.sid, o.first_time, o.last_time,
-         CASE WHEN o.scene_time IS NOT NULL THEN {'t': o.scene_time, 's': o.scene} END AS sc,
-         o.stay, o.pages,
-         CASE WHEN o.entry_time IS NOT NULL THEN {'t': o.entry_time, 'p': pe.path} END AS en,
-         CASE WHEN o.exit_time IS NOT NULL THEN {'t': o.exit_time, 'p': px.path} END AS ex
-       FROM an_sold o
-       LEFT JOIN an_pages pe ON pe.app = o.app AND pe.page = o.entry_page
-       LEFT JOIN an_pages px ON px.app = o.app AND px.page = o.exit_page
-       UNION ALL
-       SELECT app, uid, sid, first_time, last_time, sc, stay, pages, en, ex FROM an_bid
-       UNION ALL
-       SELECT app, uid, sid, time, time, sc, stay, CASE WHEN page_id IS NULL THEN []::INTEGER[] ELSE [page_id] END, pg, pg
-       FROM an_se WHERE sid IS NULL
-     )`,
-  );
+  // Stored sessions and the batch's partial sessions (with a value) and events (without) as one list of elements,
+  // each with a unique number (a total order); merged by value, or by gaps of at most 30 minutes.
   const merged = `min(first_time) AS first_time, max(last_time) AS last_time, min(sc) AS sc, sum(stay) AS stay,
     list_distinct(flatten(list(pages))) AS pages, min(en) AS en, max(ex) AS ex`;
+  const page = (time: string, path: string, id: string) => `{'t': ${time}, 'p': ${path}, 'i': ${id}}`;
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE an_sn AS
-     WITH ids AS (SELECT app, uid, sid, ${merged} FROM an_sel WHERE sid IS NOT NULL GROUP BY app, uid, sid),
+     WITH el AS (
+       SELECT *, row_number() OVER () AS eid FROM (
+         SELECT o.app, o.uid, o.sid, o.first_time, o.last_time,
+           CASE WHEN o.scene_time IS NOT NULL THEN ${packScene('o.scene_time', 'o.scene')} END AS sc,
+           o.stay, o.pages,
+           CASE WHEN o.entry_time IS NOT NULL THEN ${page('o.entry_time', 'pe.path', 'o.entry_page')} END AS en,
+           CASE WHEN o.exit_time IS NOT NULL THEN ${page('o.exit_time', 'px.path', 'o.exit_page')} END AS ex
+         FROM an_sold o
+         LEFT JOIN an_pages pe ON pe.app = o.app AND pe.page = o.entry_page
+         LEFT JOIN an_pages px ON px.app = o.app AND px.page = o.exit_page
+         UNION ALL
+         SELECT b.app, b.uid, b.sid, b.first_time, b.last_time, b.sc, b.stay, b.pages, b.en, b.ex FROM an_bid b
+         SEMI JOIN an_sold o ON o.app = b.app AND o.uid = b.uid AND o.sid = b.sid
+         UNION ALL
+         SELECT app, uid, sid, time, time, CASE WHEN scene IS NOT NULL THEN ${packScene('time', 'scene')} END,
+           CASE WHEN is_visit THEN stay ELSE 0 END,
+           CASE WHEN is_visit AND page_id IS NOT NULL THEN [page_id] ELSE []::INTEGER[] END,
+           CASE WHEN is_visit AND page IS NOT NULL THEN ${page('time', 'page', 'page_id')} END,
+           CASE WHEN is_visit AND page IS NOT NULL THEN ${page('time', 'page', 'page_id')} END
+         FROM an_evu WHERE sid IS NULL
+       )
+     ),
+     ids AS (
+       SELECT app, uid, sid, ${merged} FROM el WHERE sid IS NOT NULL GROUP BY app, uid, sid
+       UNION ALL
+       SELECT b.app, b.uid, b.sid, b.first_time, b.last_time, b.sc, b.stay, b.pages, b.en, b.ex FROM an_bid b
+       ANTI JOIN an_sold o ON o.app = b.app AND o.uid = b.uid AND o.sid = b.sid
+     ),
      o AS (
        SELECT *, max(last_time) OVER (PARTITION BY app, uid ORDER BY first_time, last_time, eid
                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
-       FROM an_sel WHERE sid IS NULL
+       FROM el WHERE sid IS NULL
      ), g AS (
        SELECT *, sum(CASE WHEN prev_end IS NULL OR first_time - prev_end > ${GAP} THEN 1 ELSE 0 END)
                    OVER (PARTITION BY app, uid ORDER BY first_time, last_time, eid ROWS UNBOUNDED PRECEDING) AS grp
@@ -343,13 +371,11 @@ async function sessions(conn: DuckDBConnection, filter: EventIdFilter): Promise<
      ), gaps AS (SELECT app, uid, NULL::VARCHAR AS sid, ${merged} FROM g GROUP BY app, uid, grp),
      x AS (SELECT * FROM ids UNION ALL SELECT * FROM gaps)
      SELECT x.app, ((x.first_time + ${SHANGHAI_MS}) // ${MS_PER_DAY})::INTEGER AS day, x.uid, x.sid, x.first_time, x.last_time,
-       x.sc.t AS scene_time, x.sc.s AS scene, coalesce(m.source, ${ACCESS_SOURCE_OTHER})::UTINYINT AS source, x.stay,
+       x.sc >> ${SCENE_BITS} AS scene_time, (x.sc & ${(1 << SCENE_BITS) - 1})::INTEGER AS scene,
+       coalesce(m.source, ${ACCESS_SOURCE_OTHER})::UTINYINT AS source, x.stay,
        coalesce(x.pages, []::INTEGER[]) AS pages, len(coalesce(x.pages, []::INTEGER[]))::INTEGER AS depth,
-       x.en.t AS entry_time, pe.page AS entry_page, x.ex.t AS exit_time, px.page AS exit_page
-     FROM x
-     LEFT JOIN an_scene_map m ON m.scene = x.sc.s
-     LEFT JOIN an_pages pe ON pe.app = x.app AND pe.path = x.en.p
-     LEFT JOIN an_pages px ON px.app = x.app AND px.path = x.ex.p`,
+       x.en.t AS entry_time, x.en.i AS entry_page, x.ex.t AS exit_time, x.ex.i AS exit_page
+     FROM x LEFT JOIN an_scene_map m ON m.scene = (x.sc & ${(1 << SCENE_BITS) - 1})`,
   );
   // The other stored sessions of the (user, day)s concerned, so that src_first is right for every session of them.
   await conn.run(
