@@ -12,6 +12,7 @@ import { freshAppid, visit } from '../contract.suite.ts';
 import { referencePages, referenceRetention, referenceTrend } from '../referenceAnalysis.ts';
 import { appendEventColumns } from './appendEvents.ts';
 import { DuckDBStore } from './DuckDBStore.ts';
+import { ANALYSIS_MIGRATION } from './analysisSchema.ts';
 import { MIGRATIONS } from './schema.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'datacube-duckdb-analysis-'));
@@ -21,26 +22,28 @@ describeAnalysisContract('DuckDB', () => DuckDBStore.create(join(dir, 'analysis.
 
 describe('DuckDB file written before the analysis tables existed', () => {
   it('folds every stored event into them when opened, and keeps folding later ones', async () => {
-    const path = join(dir, 'version3.duckdb');
+    const path = join(dir, 'before-analysis.duckdb');
     const appid = freshAppid();
     const y = dayOf(Date.now()) - 1;
     const all: VisitEvent[] = [];
     for (const b of generateDemoEvents({ users: 50, days: 40, endDay: y, batchSize: 2000 })) all.push(...prepareBatch(b, { now: Date.now() }).events);
     const before = all.filter((e) => e.day < y - 5);
     const after = all.filter((e) => e.day >= y - 5);
-    // The file as version 3 left it: its migrations, and events (the portrait's derived tables are folded on open).
+    // The file as the version before left it: its migrations, and events (the portrait's derived tables are folded on
+    // open).
     const inst = await DuckDBInstance.create(path);
     const c = await inst.connect();
     await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
-    for (const [i, m] of MIGRATIONS.slice(0, 3).entries()) {
+    for (const [i, m] of MIGRATIONS.slice(0, MIGRATIONS.indexOf(ANALYSIS_MIGRATION)).entries()) {
       await c.run(m);
       await c.run(`INSERT INTO schema_migrations VALUES (${i + 1}, 0)`);
     }
     const a = await c.createAppender('events');
     before.forEach((e, i) => {
       appendEventColumns(a, i + 1, appid, e, 0);
-      a.appendNull();
-      a.appendNull();
+      a.appendNull(); // id_lo
+      a.appendNull(); // id_hi
+      a.appendNull(); // ua
       a.endRow();
     });
     a.flushSync();
