@@ -1,5 +1,5 @@
 /**
- * P7: the analysis family on the embedded store, on P1's data-set size (2,000,000 users): the 30-day-later daily
+ * P10: the analysis family on the embedded store, on P1's data-set size (2,000,000 users): the 30-day-later daily
  * retention, a weekly visit trend and a day's visit distribution, each through the store's API, against the bare
  * count(DISTINCT uid) over the same rows, measured in the same run (see bench/README.md).
  */
@@ -44,9 +44,9 @@ export async function analysisBench(dir: string): Promise<Figure[]> {
   {
     const g = await DuckDBStore.create(file, { memoryLimit: '8GB' });
     const c = await g.connect();
-    log(`P7: generating ${users} users × ${DAYS} days of sessions and user-days inside DuckDB…`);
+    log(`P10: generating ${users} users × ${DAYS} days of sessions and user-days inside DuckDB…`);
     const gen = await timed(() => fillAnalysisSynthetic(c, { appid: APPID, users, firstDay: FIRST_DAY, days: DAYS }));
-    log(`P7: generated in ${(gen.ms / 1000).toFixed(1)} s: ${gen.result.userDays} user-days, ${gen.result.sessions} sessions`);
+    log(`P10: generated in ${(gen.ms / 1000).toFixed(1)} s: ${gen.result.userDays} user-days, ${gen.result.sessions} sessions`);
     c.closeSync();
     await g.close();
   }
@@ -70,7 +70,7 @@ export async function analysisBench(dir: string): Promise<Figure[]> {
     figures.push(
       ratioAtMost(
         {
-          id: 'P7',
+          id: 'P10',
           what: `daily retention with keys up to 30 days later (getDailyRetain), embedded, ${size} (vs bare count(DISTINCT uid) over the same ${RETAIN_KEYS.day.length + 1} days)`,
           value: round(median(retain.value), 1) ?? 0,
           baseline: round(median(retain.base), 1) ?? 0,
@@ -80,7 +80,7 @@ export async function analysisBench(dir: string): Promise<Figure[]> {
         1.0,
       ),
     );
-    log(`P7: retention ${median(retain.value).toFixed(1)} ms, baseline ${median(retain.base).toFixed(1)} ms`);
+    log(`P10: retention ${median(retain.value).toFixed(1)} ms, baseline ${median(retain.base).toFixed(1)} ms`);
 
     // A weekly visit trend: visitors distinct over the week, new visitors, views, stay, sessions, depth.
     const weekBase = `SELECT count(DISTINCT uid) FROM bench_an_days WHERE app = ${app} AND day BETWEEN ${WEEK.begin} AND ${WEEK.end}`;
@@ -91,7 +91,7 @@ export async function analysisBench(dir: string): Promise<Figure[]> {
     figures.push(
       ratioAtMost(
         {
-          id: 'P7.week',
+          id: 'P10.week',
           what: `weekly visit trend (getWeeklyVisitTrend), embedded, ${size} (vs bare count(DISTINCT uid) over the week's user-days)`,
           value: round(median(week.value), 1) ?? 0,
           baseline: round(median(week.base), 1) ?? 0,
@@ -101,7 +101,7 @@ export async function analysisBench(dir: string): Promise<Figure[]> {
         1.0,
       ),
     );
-    log(`P7.week: trend ${median(week.value).toFixed(1)} ms, baseline ${median(week.base).toFixed(1)} ms`);
+    log(`P10.week: trend ${median(week.value).toFixed(1)} ms, baseline ${median(week.base).toFixed(1)} ms`);
 
     // A day's visit distribution: sessions and distinct visitors per access source, stay and depth buckets.
     const day = LAST_DAY;
@@ -115,7 +115,7 @@ export async function analysisBench(dir: string): Promise<Figure[]> {
     figures.push(
       ratioAtMost(
         {
-          id: 'P7.dist',
+          id: 'P10.dist',
           what: `a day's visit distribution (getVisitDistribution), embedded, ${daySessions.toLocaleString('en-US')} sessions that day (vs bare count(DISTINCT uid) by access source over the day's sessions)`,
           value: round(median(dist.value), 1) ?? 0,
           baseline: round(median(dist.base), 1) ?? 0,
@@ -125,11 +125,11 @@ export async function analysisBench(dir: string): Promise<Figure[]> {
         1.0,
       ),
     );
-    log(`P7.dist: distribution ${median(dist.value).toFixed(1)} ms, baseline ${median(dist.base).toFixed(1)} ms`);
+    log(`P10.dist: distribution ${median(dist.value).toFixed(1)} ms, baseline ${median(dist.base).toFixed(1)} ms`);
   } finally {
     conn.closeSync();
     await store.close();
   }
-  if (QUICK) log('P7: quick mode (small sizes): the ratios mean nothing');
+  if (QUICK) log('P10: quick mode (small sizes): the ratios mean nothing');
   return figures;
 }
