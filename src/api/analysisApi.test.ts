@@ -1,68 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANALYSIS_APIS, type AnalysisApi } from '../analysis/index.ts';
-import { dailySummaryAnswer, retainAnswer, visitDistributionAnswer, visitPageAnswer, visitTrendAnswer } from '../analysis/buildAnswers.ts';
-import { RETAIN_KEYS } from '../domain/analysis.ts';
+import { bodyFor, expectClose, expectedAnswer } from '../analysis/expectedAnswers.suite.ts';
 import { ManualClock } from '../domain/clock.ts';
 import { dayOf, formatDay, startOfDay } from '../domain/day.ts';
 import type { VisitEvent } from '../domain/event.ts';
 import { type Period, latestPeriod, periodRefDate, shiftPeriod } from '../domain/period.ts';
 import { generateDemoEvents } from '../demo/index.ts';
-import {
-  referenceDistribution,
-  referencePages,
-  referenceRetention,
-  referenceSummary,
-  referenceTrend,
-} from '../store/referenceAnalysis.ts';
 import { startTestServer, type TestServer } from './testing.ts';
 
 // "Now" is 2026-12-02 10:00 Shanghai (a Wednesday): yesterday is 20261201, the last finished week 20261123–20261129,
 // the last finished month November 2026.
 const NOW = Date.UTC(2026, 11, 2, 2, 0, 0);
 const YESTERDAY = dayOf(NOW) - 1;
-
-/** Equal, with numbers equal within 1e-6 (averages are rounded to 6 decimals; their sums may be added in another order). */
-export function expectClose(got: unknown, want: unknown, path = '$'): void {
-  if (typeof want === 'number' && typeof got === 'number') {
-    expect(Math.abs(got - want) <= 1.000001e-6 * Math.max(1, Math.abs(want)), `${path}: ${got} vs ${want}`).toBe(true);
-    return;
-  }
-  if (Array.isArray(want)) {
-    expect(Array.isArray(got), path).toBe(true);
-    expect((got as unknown[]).length, `${path}.length`).toBe(want.length);
-    want.forEach((w, i) => expectClose((got as unknown[])[i], w, `${path}[${i}]`));
-    return;
-  }
-  if (want && typeof want === 'object') {
-    expect(got && typeof got === 'object', path).toBeTruthy();
-    expect(Object.keys(got as object).sort(), `${path} keys`).toEqual(Object.keys(want).sort());
-    for (const [k, v] of Object.entries(want)) expectClose((got as Record<string, unknown>)[k], v, `${path}.${k}`);
-    return;
-  }
-  expect(got, path).toEqual(want);
-}
-
-/** What datacube must answer, from the reference over the stored events. */
-export function expectedAnswer(events: readonly VisitEvent[], api: AnalysisApi, p: Period, yesterday: number): unknown {
-  switch (api.kind) {
-    case 'summary':
-      return dailySummaryAnswer(p, referenceSummary(events, p.begin));
-    case 'trend':
-      return visitTrendAnswer(p, referenceTrend(events, p));
-    case 'distribution':
-      return visitDistributionAnswer(p, referenceDistribution(events, p.begin));
-    case 'pages':
-      return visitPageAnswer(p, referencePages(events, p.begin, 200));
-    case 'retain': {
-      const keys = RETAIN_KEYS[p.granularity].filter((k) => shiftPeriod(p, k).end <= yesterday);
-      return retainAnswer(p, keys, referenceRetention(events, p, keys.map((k) => shiftPeriod(p, k))));
-    }
-  }
-}
-
-export function bodyFor(p: Period): { begin_date: string; end_date: string } {
-  return { begin_date: formatDay(p.begin), end_date: formatDay(p.end) };
-}
 
 describe('the analysis family over HTTPS (real server, port 0)', () => {
   const clock = new ManualClock(NOW);
