@@ -1,5 +1,6 @@
-// The dashboard page: sign-in, the window and audience pickers, totals, and the panels of panels.js with a chart
-// and a table each, a CSV download of what is shown, Chinese or English. The page's frame and the sign-in form are
+// The dashboard page: sign-in, the window and audience pickers, totals, and the panels of panels.js (the user
+// portrait, then visits from WeChat's other analysis APIs) with a chart and a table each, a CSV download of what is
+// shown, Chinese or English. The page's frame and the sign-in form are
 // plain HTML and paint at once; ECharts (about 1 MB) and the map load in the background meanwhile.
 
 import { ApiError, callApi, currentSession, signIn, signOut } from './api.js';
@@ -7,12 +8,14 @@ import { chartOption } from './charts.js';
 import { download, toCsv } from './csv.js';
 import { dayNumber, isoOf, windowEnding, ymdFromIso } from './days.js';
 import { itemName, t, translatePage } from './i18n.js';
-import { AUDIENCE_KEY, audienceTotal, PANELS, SOURCES } from './panels.js';
+import { ALL_PANELS as PANELS, AUDIENCE_KEY, audienceTotal, SOURCES } from './panels.js';
 
 /**
  * @typedef {import('./i18n.js').Lang} Lang
  * @typedef {import('./panels.js').Audience} Audience
  * @typedef {import('./panels.js').Panel} Panel
+ * @typedef {import('./panels.js').SourceName} SourceName
+ * @typedef {import('./days.js').Period} Period
  * @typedef {import('./days.js').Window} Window
  * @typedef {import('./api.js').SessionInfo} SessionInfo
  * @typedef {import('./charts.js').Row} Row
@@ -53,6 +56,7 @@ const ui = {
   totalActiveValue: el('total-active-value', HTMLElement),
   totalNewValue: el('total-new-value', HTMLElement),
   panels: el('panels', HTMLElement),
+  visitPanels: el('visit-panels', HTMLElement),
   who: el('who', HTMLElement),
   lang: el('lang-switch', HTMLButtonElement),
   signout: el('signout', HTMLButtonElement),
@@ -72,7 +76,11 @@ const state = {
   audience: 'active',
   /** @type {Map<string, 'chart' | 'table'>} */
   views: new Map(),
-  /** What the page shows: the window and the API's answer for it. @type {{ window: Window, answer: Record<string, unknown> } | undefined} */
+  /**
+   * What the page shows: the window, the portrait's answer (`answer`), every source's answer so far (`answers`), the
+   * sources that failed (`errors`), and whether the visit sources are still being read.
+   * @type {{ window: Window, answer: Record<string, unknown>, answers: Partial<Record<SourceName, Record<string, unknown>>>, errors: Partial<Record<SourceName, string>>, pending: boolean } | undefined}
+   */
   current: undefined,
   /** Numbers the answers of refresh(), so a late answer to an old question is dropped. */
   seq: 0,
@@ -287,11 +295,18 @@ async function refresh() {
   writeHash();
   ui.dashboard.setAttribute('aria-busy', 'true');
   setStatus(t(state.lang, 'status.loading', { range: rangeText(w) }));
+  // The visit sources are asked at the same time; the portrait is drawn as soon as it is there.
+  const visits = readVisits(w);
   try {
-    const answer = await callApi(SOURCES.portrait.path, SOURCES.portrait.request(w));
+    const answer = await callSource('portrait', w);
     performance.mark('datacube:data');
     if (seq !== state.seq) return;
-    state.current = { window: w, answer };
+    state.current = { window: w, answer, answers: { portrait: answer }, errors: {}, pending: true };
+    await render();
+    const v = await visits;
+    if (seq !== state.seq) return;
+    state.current = { ...state.current, answers: { ...v.answers, portrait: answer }, errors: v.errors, pending: false };
+    performance.mark('datacube:visits');
     await render();
   } catch (err) {
     if (seq !== state.seq) return;
@@ -304,6 +319,57 @@ async function refresh() {
     setStatus(t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) }));
     ui.dashboard.setAttribute('aria-busy', 'false');
   }
+}
+
+/**
+ * One source's answer for a window: one API call per period; several answers' lists are joined in order (the daily
+ * trend over the window's days).
+ * @param {SourceName} name
+ * @param {Window} w
+ * @returns {Promise<Record<string, unknown>>}
+ */
+async function callSource(name, w) {
+  const source = SOURCES[name];
+  const answers = await Promise.all(source.periods(w).map((p) => callApi(source.path, { begin_date: p.begin, end_date: p.end })));
+  if (answers.length === 1 && answers[0]) return answers[0];
+  return { list: answers.flatMap((a) => (Array.isArray(a.list) ? a.list : [])) };
+}
+
+/**
+ * Every visit source's answer for a window; a source that fails is reported by itself (its panels say so), except
+ * for an ended session, which ends the page's.
+ * @param {Window} w
+ */
+async function readVisits(w) {
+  /** @type {Partial<Record<SourceName, Record<string, unknown>>>} */
+  const answers = {};
+  /** @type {Partial<Record<SourceName, string>>} */
+  const errors = {};
+  const names = /** @type {SourceName[]} */ (Object.keys(SOURCES)).filter((n) => SOURCES[n].group === 'visits');
+  await Promise.all(
+    names.map(async (name) => {
+      try {
+        answers[name] = await callSource(name, w);
+      } catch (err) {
+        if (err instanceof ApiError && err.signedOut) throw err;
+        errors[name] = err instanceof Error ? err.message : String(err);
+      }
+    }),
+  );
+  return { answers, errors };
+}
+
+/**
+ * The days a panel's numbers are about (its source's calls for the window), as shown in captions and the CSV.
+ * @param {Panel} panel
+ * @param {Window} w
+ * @returns {Window}
+ */
+function panelPeriod(panel, w) {
+  const periods = (panel.periods ?? SOURCES[panel.source].periods)(w);
+  const begin = periods[0]?.begin ?? w.begin;
+  const end = periods.at(-1)?.end ?? w.end;
+  return { begin, end, days: (dayNumber(end) ?? 0) - (dayNumber(begin) ?? 0) + 1 };
 }
 
 /**
@@ -330,10 +396,11 @@ function clearNumbers() {
  * @returns {Row[]}
  */
 function rowsOf(panel, mapNames) {
-  if (!state.current) return [];
-  return panel.rows(state.current.answer, state.audience).map((item) => {
+  const answer = state.current?.answers[panel.source];
+  if (!answer) return [];
+  return panel.rows(answer, state.audience).map((item) => {
     /** @type {Row} */
-    const row = { key: String(item.id ?? item.name), label: itemName(state.lang, panel.dimension, item), value: item.value };
+    const row = { key: String(item.id ?? item.name), label: panel.label ? panel.label(state.lang, item) : itemName(state.lang, panel.dimension, item), value: item.value };
     if (item.id !== undefined) row.id = item.id;
     const mapName = panel.chart === 'map' && item.id !== undefined ? mapNames?.get(item.id) : undefined;
     if (mapName) row.mapName = mapName;
@@ -368,7 +435,8 @@ async function render() {
   } catch (err) {
     setStatus(t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) }));
   } finally {
-    if (seq === state.seq) ui.dashboard.setAttribute('aria-busy', 'false');
+    // Busy until the visit sources are drawn too.
+    if (seq === state.seq && !state.current?.pending) ui.dashboard.setAttribute('aria-busy', 'false');
   }
 }
 
@@ -385,7 +453,7 @@ function panelParts(panel) {
   };
   return {
     root,
-    title: q('h2'),
+    title: q('h2, h3'),
     group: q('.view-switch'),
     chartButton: q('button[data-view=chart]'),
     tableButton: q('button[data-view=table]'),
@@ -402,6 +470,10 @@ function panelParts(panel) {
 
 function buildPanels() {
   for (const panel of PANELS) {
+    const visits = SOURCES[panel.source].group === 'visits';
+    // Visit panels sit under the "visits" heading; a "stats" panel shows its numbers as tiles, not as a picture.
+    const heading = visits ? 'h3' : 'h2';
+    const role = panel.chart === 'stats' ? 'group' : 'img';
     const section = document.createElement('section');
     section.className = `panel${panel.wide ? ' wide' : ''}`;
     section.id = `panel-${panel.id}`;
@@ -409,13 +481,13 @@ function buildPanels() {
     section.setAttribute('aria-labelledby', `panel-${panel.id}-title`);
     section.innerHTML = `
       <div class="panel-head">
-        <h2 id="panel-${panel.id}-title"></h2>
+        <${heading} id="panel-${panel.id}-title"></${heading}>
         <div class="view-switch" role="group">
           <button type="button" data-view="chart" aria-pressed="true"></button>
           <button type="button" data-view="table" aria-pressed="false"></button>
         </div>
       </div>
-      <div class="chart chart-${panel.chart}" role="img"></div>
+      <div class="chart chart-${panel.chart}" role="${role}"></div>
       <p class="panel-note" hidden></p>
       <div class="table-wrap" tabindex="0" role="region" hidden>
         <table>
@@ -425,7 +497,7 @@ function buildPanels() {
         </table>
       </div>
       <p class="empty" hidden></p>`;
-    ui.panels.append(section);
+    (visits ? ui.visitPanels : ui.panels).append(section);
     state.views.set(panel.id, 'chart');
     const parts = panelParts(panel);
     for (const button of [parts.chartButton, parts.tableButton]) {
@@ -450,8 +522,8 @@ function labelPanel(panel) {
   parts.tableWrap.setAttribute('aria-label', t(lang, 'table.region', { title }));
   parts.chartButton.textContent = t(lang, 'view.chart');
   parts.tableButton.textContent = t(lang, 'view.table');
-  parts.nameHead.textContent = t(lang, 'table.name');
-  parts.valueHead.textContent = t(lang, 'table.value');
+  parts.nameHead.textContent = t(lang, panel.nameKey ?? 'table.name');
+  parts.valueHead.textContent = t(lang, panel.valueKey ?? 'table.value');
   parts.empty.textContent = t(lang, 'empty');
 }
 
@@ -478,7 +550,12 @@ function fillPanel(panel, rows) {
   const view = state.views.get(panel.id) ?? 'chart';
   const title = t(lang, panel.titleKey);
   const cur = state.current;
-  parts.caption.textContent = cur ? t(lang, 'table.caption', { title, audience: t(lang, `audience.${state.audience}`), range: rangeText(cur.window) }) : title;
+  const range = cur ? rangeText(panelPeriod(panel, cur.window)) : '';
+  parts.caption.textContent = !cur
+    ? title
+    : panel.byAudience
+      ? t(lang, 'table.caption', { title, audience: t(lang, `audience.${state.audience}`), range })
+      : t(lang, 'table.caption.visits', { title, range });
   parts.tbody.replaceChildren(
     ...rows.map((r) => {
       const tr = document.createElement('tr');
@@ -493,13 +570,40 @@ function fillPanel(panel, rows) {
     }),
   );
   const empty = rows.length === 0;
-  parts.empty.hidden = !empty || !cur;
+  const error = cur?.errors[panel.source];
+  const waiting = Boolean(cur?.pending) && !cur?.answers[panel.source];
+  parts.empty.textContent = error ? t(lang, 'status.error', { msg: error }) : t(lang, 'empty');
+  parts.empty.hidden = !empty || !cur || waiting;
   parts.tableWrap.hidden = empty || view !== 'table';
   parts.chart.hidden = empty || view !== 'chart';
   const unknown = panel.chart === 'map' ? rows.find((r) => r.id === 0) : undefined;
   parts.note.hidden = !unknown || view !== 'chart';
   parts.note.textContent = unknown ? t(lang, 'map.unknown', { n: unknown.value }) : '';
   parts.chart.setAttribute('aria-label', t(lang, 'chart.summary', { title, items: rows.slice(0, 5).map((r) => `${r.label} ${r.value}`).join(lang === 'zh' ? '，' : ', ') }));
+  if (panel.chart === 'stats') fillStats(parts.chart, rows);
+}
+
+/**
+ * A "stats" panel's picture: one tile per number (no chart library needed).
+ * @param {HTMLElement} box
+ * @param {Row[]} rows
+ */
+function fillStats(box, rows) {
+  box.replaceChildren(
+    ...rows.map((r) => {
+      const tile = document.createElement('div');
+      tile.className = 'stat';
+      tile.dataset.key = r.key;
+      const label = document.createElement('span');
+      label.className = 'stat-label';
+      label.textContent = r.label;
+      const value = document.createElement('span');
+      value.className = 'stat-value';
+      value.textContent = String(r.value);
+      tile.append(label, value);
+      return tile;
+    }),
+  );
 }
 
 /**
@@ -511,7 +615,7 @@ function fillPanel(panel, rows) {
 function drawChart(echarts, panel, rows, mapNames) {
   const parts = panelParts(panel);
   let chart = charts.get(panel.id);
-  if (parts.chart.hidden) return;
+  if (parts.chart.hidden || panel.chart === 'stats') return;
   const locale = state.lang === 'zh' ? 'ZH' : 'EN';
   if (chart && chart.getDom().dataset.locale !== locale) {
     chart.dispose();
@@ -525,7 +629,8 @@ function drawChart(echarts, panel, rows, mapNames) {
   /** @type {Map<string, string>} */
   const mapLabels = new Map();
   if (panel.chart === 'map') for (const [id, name] of mapNames) mapLabels.set(name, itemName(state.lang, 'province', { id, name }));
-  const total = state.current ? audienceTotal(state.current.answer, state.audience) : 0;
+  const answer = state.current?.answers[panel.source];
+  const total = answer && panel.total ? panel.total(answer, state.audience) : 0;
   const scale = /** @type {[string, string]} */ ([t(state.lang, 'map.more'), t(state.lang, 'map.fewer')]);
   chart.setOption(chartOption(panel.chart, { dimension: panel.dimension, rows, total, narrow: narrowQuery.matches, mapLabels, scale }), { notMerge: true });
   chart.resize();
@@ -543,8 +648,26 @@ function onDownload() {
     rows.push({ ref_date: refDate, audience: AUDIENCE_KEY[a], dimension: 'total', id: '', name: t(state.lang, `audience.${a}`), value: audienceTotal(cur.answer, a) });
   }
   for (const panel of PANELS) {
+    if (SOURCES[panel.source].group !== 'portrait') continue;
     for (const r of rowsOf(panel, undefined)) {
       rows.push({ ref_date: refDate, audience: AUDIENCE_KEY[state.audience], dimension: panel.dimension, id: r.id === undefined ? '' : String(r.id), name: r.label, value: r.value });
+    }
+  }
+  // Visits: each panel's own period (the trend: each row's day); id = the API's key (source, bucket, retention key,
+  // field name, page path).
+  for (const panel of PANELS) {
+    if (SOURCES[panel.source].group !== 'visits') continue;
+    const p = panelPeriod(panel, cur.window);
+    const period = p.begin === p.end ? p.end : `${p.begin}-${p.end}`;
+    for (const r of rowsOf(panel, undefined)) {
+      rows.push({
+        ref_date: panel.chart === 'line' ? r.key : period,
+        audience: panel.byAudience ? AUDIENCE_KEY[state.audience] : '',
+        dimension: panel.dimension,
+        id: panel.chart === 'line' ? '' : r.key,
+        name: r.label,
+        value: r.value,
+      });
     }
   }
   download(`datacube-${state.session.appid}-${refDate}-${AUDIENCE_KEY[state.audience]}.csv`, toCsv(rows));

@@ -1,4 +1,4 @@
-// ECharts options for the dashboard's four kinds of chart. Every chart shows its numbers on hover (tooltip), and
+// ECharts options for the dashboard's kinds of chart (map, bars, pie, line; "stats" panels draw no chart). Every chart shows its numbers on hover (tooltip), and
 // bars and pies also carry their values as labels; percentages appear only in tooltips.
 
 /**
@@ -52,7 +52,7 @@ function percent(value, total) {
  * @param {number} total
  */
 function tip(label, value, total) {
-  return `<strong>${escapeHtml(label)}</strong><br>${value} · ${percent(value, total)}`;
+  return total > 0 ? `<strong>${escapeHtml(label)}</strong><br>${value} · ${percent(value, total)}` : `<strong>${escapeHtml(label)}</strong><br>${value}`;
 }
 
 /**
@@ -139,6 +139,44 @@ export function chartOption(kind, p) {
             value: r.value,
             itemStyle: { color: (r.id !== undefined ? colors[r.id] : undefined) ?? PALETTE[i % PALETTE.length] },
           })),
+        },
+      ],
+    };
+  }
+
+  if (kind === 'line') {
+    // A day-by-day trend: one point per day, every day labelled on the axis when there is room.
+    return {
+      ...base,
+      grid: { left: 8, right: 24, top: 24, bottom: 8, containLabel: true },
+      tooltip: {
+        ...tooltip,
+        trigger: 'axis',
+        formatter: (params) => {
+          const { name, value } = hovered(params);
+          return tip(name, value, 0);
+        },
+      },
+      xAxis: {
+        type: 'category',
+        data: p.rows.map((r) => r.label),
+        boundaryGap: p.rows.length === 1,
+        axisTick: { show: false },
+        axisLine: { lineStyle: { color: '#afb8c1' } },
+        axisLabel: { color: TEXT, fontFamily: FONT, hideOverlap: true },
+      },
+      yAxis: { type: 'value', minInterval: 1, splitLine: { lineStyle: { color: '#eaeef2' } }, axisLabel: { color: MUTED, fontFamily: FONT } },
+      series: [
+        {
+          type: 'line',
+          data: p.rows.map((r) => r.value),
+          symbol: 'circle',
+          symbolSize: 7,
+          showSymbol: true,
+          label: { show: p.rows.length <= 10, position: 'top', color: TEXT, fontFamily: FONT },
+          lineStyle: { color: BLUE, width: 2 },
+          itemStyle: { color: BLUE },
+          areaStyle: { color: 'rgba(37, 99, 201, 0.08)' },
         },
       ],
     };

@@ -73,6 +73,45 @@ function dayBefore(day: string, n: number): string {
   return ymd(d);
 }
 const iso = (day: string) => `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}`;
+/** The last Monday–Sunday week that ends on or before `day`. */
+function weekBy(day: string): [string, string] {
+  const weekday = new Date(Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8)))).getUTCDay(); // 0 = Sunday
+  const sunday = dayBefore(day, weekday);
+  return [dayBefore(sunday, 6), sunday];
+}
+/** The last calendar month that ends on or before `day`. */
+function monthBy(day: string): [string, string] {
+  const last = dayBefore(day, -1).endsWith('01') ? day : dayBefore(`${day.slice(0, 6)}01`, 1);
+  return [`${last.slice(0, 6)}01`, last];
+}
+
+/** What the visit panels show, from the APIs' answers: the page's contract, written out independently of its code. */
+const TREND_LABELS: [string, string][] = [
+  ['session_cnt', '打开次数'],
+  ['visit_pv', '访问次数'],
+  ['visit_uv', '访问人数'],
+  ['visit_uv_new', '新用户数'],
+  ['stay_time_uv', '人均停留时长（秒）'],
+  ['stay_time_session', '次均停留时长（秒）'],
+  ['visit_depth', '平均访问深度（页）'],
+];
+const SUMMARY_LABELS: [string, string][] = [
+  ['visit_total', '累计用户数'],
+  ['share_pv', '分享次数'],
+  ['share_uv', '分享人数'],
+];
+/** Chinese names of the access sources the demo's scenes lead to (WeChat's names). */
+const SOURCE_NAMES: Record<number, string> = {
+  1: '小程序历史列表', 2: '搜索', 3: '会话', 4: '扫一扫二维码', 10: '其他', 11: '模板消息', 13: '公众号菜单', 14: 'APP分享', 16: '长按识别二维码',
+  22: '其他小程序', 23: '其他小程序返回', 29: '任务栏-最近使用', 36: '任务栏-我的小程序',
+};
+const STAY_NAMES = ['0-2 秒', '3-5 秒', '6-10 秒', '11-20 秒', '21-30 秒', '31-50 秒', '51-100 秒', '100 秒以上'];
+const DEPTH_NAMES = ['1 页', '2 页', '3 页', '4 页', '5 页', '6-10 页', '10 页以上'];
+type Json = Record<string, unknown>;
+interface KeyValue {
+  key: number;
+  value: number;
+}
 const total = (g: Group) => g.genders.reduce((s, i) => s + i.value, 0);
 
 /** A CSV line split into cells (quotes as RFC 4180). */
@@ -151,6 +190,118 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in Chromium (demo data)', {
     const json = (await r.json()) as Portrait & { errcode?: number };
     if (json.errcode) throw new Error(`API: ${JSON.stringify(json)}`);
     return json;
+  }
+
+  /** Any analysis API's answer, with a token of the test's own. */
+  async function analysis(path: string, begin: string, end: string): Promise<Json> {
+    const tok = (await (await fetch(`${server.url}/cgi-bin/token?grant_type=client_credential&appid=${creds.appid}&secret=${creds.secret}`)).json()) as {
+      access_token: string;
+    };
+    const r = await fetch(`${server.url}/datacube/${path}?access_token=${tok.access_token}`, { method: 'POST', body: JSON.stringify({ begin_date: begin, end_date: end }) });
+    const json = (await r.json()) as Json;
+    if (json.errcode) throw new Error(`API ${path}: ${JSON.stringify(json)}`);
+    return json;
+  }
+
+  /** What each visit panel must show — [key, name, value] rows — for a window ending on `end` and an audience. */
+  async function expectedVisits(end: string, days: number, audience: Audience): Promise<Record<string, [string, string, number][]>> {
+    const list = (a: Json) => a.list as Json[];
+    const trendDays = await Promise.all(
+      Array.from({ length: days }, (_, i) => analysis('getweanalysisappiddailyvisittrend', dayBefore(end, days - 1 - i), dayBefore(end, days - 1 - i))),
+    );
+    const stats = (row: Json | undefined, labels: [string, string][]): [string, string, number][] => labels.map(([f, name]) => [f, name, Number(row?.[f])]);
+    const week = weekBy(end);
+    const month = monthBy(end);
+    const [summary, weekly, monthly, dist, pages] = await Promise.all([
+      analysis('getweanalysisappiddailysummarytrend', end, end),
+      analysis('getweanalysisappidweeklyvisittrend', ...week),
+      analysis('getweanalysisappidmonthlyvisittrend', ...month),
+      analysis('getweanalysisappidvisitdistribution', end, end),
+      analysis('getweanalysisappidvisitpage', end, end),
+    ]);
+    const retainWeek = weekBy(dayBefore(week[0], 8));
+    const retainMonth = monthBy(dayBefore(month[0], 1));
+    const [rd, rw, rm] = await Promise.all([
+      analysis('getweanalysisappiddailyretaininfo', dayBefore(end, 7), dayBefore(end, 7)),
+      analysis('getweanalysisappidweeklyretaininfo', ...retainWeek),
+      analysis('getweanalysisappidmonthlyretaininfo', ...retainMonth),
+    ]);
+    const retain = (a: Json, zero: string, later: (k: number) => string): [string, string, number][] =>
+      (a[KEY[audience]] as KeyValue[]).map((x) => [String(x.key), x.key === 0 ? zero : later(x.key), x.value]);
+    const index = (name: string) => ((dist.list as { index: string; item_list: KeyValue[] }[]).find((x) => x.index === name)?.item_list ?? []);
+    const top10 = (items: KeyValue[]) => [...items].sort((a, b) => b.value - a.value || a.key - b.key).slice(0, 10);
+    const source = (x: KeyValue): [string, string, number] => [String(x.key), SOURCE_NAMES[x.key] ?? '?', x.value];
+    return {
+      'visit-trend': trendDays.map((a) => list(a)[0]).map((r) => [String(r?.ref_date), iso(String(r?.ref_date)), Number(r?.visit_uv)]),
+      'day-trend': stats(list(trendDays.at(-1) ?? {})[0], TREND_LABELS),
+      summary: stats(list(summary)[0], SUMMARY_LABELS),
+      'week-trend': stats(list(weekly)[0], TREND_LABELS),
+      'month-trend': stats(list(monthly)[0], TREND_LABELS),
+      'retain-day': retain(rd, '当天', (k) => `${k} 天后`),
+      'retain-week': retain(rw, '当周', (k) => `${k} 周后`),
+      'retain-month': retain(rm, '当月', (k) => `${k} 个月后`),
+      sources: top10(index('access_source_session_cnt')).map(source),
+      'source-users': top10(index('access_source_visit_uv')).map(source),
+      staytime: index('access_staytime_info').map((x) => [String(x.key), STAY_NAMES[x.key - 1] ?? '?', x.value]),
+      depth: index('access_depth_info').map((x) => [String(x.key), DEPTH_NAMES[x.key - 1] ?? '?', x.value]),
+      pages: (list(pages) as { page_path: string; page_visit_pv: number }[]).slice(0, 10).map((x) => [x.page_path, x.page_path, x.page_visit_pv]),
+    };
+  }
+
+  async function showVisitsAs(p: Page, view: 'table' | 'chart'): Promise<void> {
+    const ids = await p.evaluate(() => [...document.querySelectorAll<HTMLElement>('#visit-panels section.panel')].map((x) => x.dataset.panel ?? ''));
+    for (const id of ids) {
+      const button = p.locator(`#panel-${id} button[data-view=${view}]`);
+      if ((await button.getAttribute('aria-pressed')) !== 'true') await button.click();
+    }
+  }
+
+  /** Shows every visit panel as a table and reads it: panel id → [key, name, value][]. */
+  async function readVisitTables(p: Page): Promise<Record<string, [string, string, number][]>> {
+    await showVisitsAs(p, 'table');
+    await settled(p);
+    return p.evaluate(() => {
+      const out: Record<string, [string, string, number][]> = {};
+      for (const section of document.querySelectorAll<HTMLElement>('#visit-panels section.panel')) {
+        const wrap = section.querySelector('.table-wrap');
+        const visible = wrap instanceof HTMLElement && !wrap.hidden;
+        out[section.dataset.panel ?? ''] = visible
+          ? [...section.querySelectorAll<HTMLElement>('tbody tr')].map((tr) => [tr.dataset.key ?? '', tr.querySelector('th')?.textContent ?? '', Number(tr.querySelector('td')?.textContent)])
+          : [];
+      }
+      return out;
+    });
+  }
+
+  /** Shows every visit panel as a chart; the values drawn (series data; a stats panel's tiles), by panel. */
+  async function readVisitCharts(p: Page): Promise<Record<string, number[]>> {
+    await showVisitsAs(p, 'chart');
+    await settled(p);
+    return withECharts(
+      p,
+      `const out = {};
+      for (const section of document.querySelectorAll('#visit-panels section.panel')) {
+        const el = section.querySelector('.chart');
+        if (!el || el.hidden) { out[section.dataset.panel] = []; continue; }
+        const chart = echarts.getInstanceByDom(el);
+        out[section.dataset.panel] = chart
+          ? (chart.getOption().series[0]?.data ?? []).map((d) => (typeof d === 'number' ? d : d.value))
+          : [...el.querySelectorAll('.stat-value')].map((v) => Number(v.textContent));
+      }
+      return out;`,
+    );
+  }
+
+  /** Checks every visit panel, as a table and as a chart, against the APIs' answers. */
+  async function expectVisitsMatchApi(p: Page, end: string, days: number, audience: Audience): Promise<Record<string, [string, string, number][]>> {
+    await settled(p);
+    const expected = await expectedVisits(end, days, audience);
+    const tables = await readVisitTables(p);
+    expect(Object.keys(tables).sort()).toEqual(Object.keys(expected).sort());
+    for (const [id, rows] of Object.entries(expected)) expect(tables[id], `${id} table, ${days} days to ${end}, ${audience}`).toEqual(rows);
+    const drawn = await readVisitCharts(p);
+    for (const [id, rows] of Object.entries(expected)) expect(drawn[id], `${id} chart, ${days} days to ${end}, ${audience}`).toEqual(rows.map((r) => r[2]));
+    return expected;
   }
 
   async function settled(p: Page): Promise<void> {
@@ -417,6 +568,47 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in Chromium (demo data)', {
     await axe(page, 'dashboard with charts');
   });
 
+  it('shows the visits (the nine other analysis APIs), every number equal to their answers', async () => {
+    // The window is 7 days to yesterday, active users (from the tests before).
+    expect(await page.getByRole('radio', { name: '7 天' }).isChecked()).toBe(true);
+    await page.getByRole('radio', { name: '活跃用户' }).check();
+    const week = await expectVisitsMatchApi(page, yesterday, 7, 'active');
+    // The demo data has visits, opens from several sources, pages, retention: the panels are not empty.
+    expect(week['visit-trend']).toHaveLength(7);
+    expect(week['day-trend']?.find((r) => r[0] === 'visit_uv')?.[2]).toBeGreaterThan(0);
+    expect(week.sources?.length).toBeGreaterThan(1);
+    expect(week.pages?.length).toBeGreaterThan(1);
+    expect(week['retain-day']?.map((r) => r[0])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    expect((week['retain-day']?.[1]?.[2] ?? 0)).toBeGreaterThan(0);
+    // Retention follows the audience; the daily trend follows the window; the rest follows the end day.
+    await page.getByRole('radio', { name: '新用户' }).check();
+    await expectVisitsMatchApi(page, yesterday, 7, 'new');
+    const end = dayBefore(yesterday, 9);
+    await page.getByRole('radio', { name: '30 天' }).check();
+    await settled(page);
+    await page.getByLabel('截止日期').fill(iso(end));
+    await expect.poll(() => page.locator('#range').textContent(), WAIT).toContain(iso(end));
+    await expectVisitsMatchApi(page, end, 30, 'new');
+    // Captions say which days each panel is about.
+    expect(await page.locator('#panel-week-trend caption').textContent()).toContain(iso(weekBy(end)[1]));
+    expect(await page.locator('#panel-retain-day caption').textContent()).toContain(iso(dayBefore(end, 7)));
+    await axe(page, 'visits as tables');
+    // Hovering a retention bar shows its users and their share of the cohort.
+    await page.getByRole('button', { name: '昨天' }).click();
+    await page.getByRole('radio', { name: '7 天' }).check();
+    await page.getByRole('radio', { name: '活跃用户' }).check();
+    await settled(page);
+    await readVisitCharts(page);
+    const cohort = week['retain-day']?.[0]?.[2] ?? 0;
+    const day1 = week['retain-day']?.[1]?.[2] ?? 0;
+    const tip = await hover(page, 'retain-day', { index: 1, value: day1, vertical: true });
+    expect(tip).toContain('1 天后');
+    expect(tip).toContain(`${day1} · ${((day1 / cohort) * 100).toFixed(1)}%`);
+    await page.mouse.move(0, 0);
+    await page.locator('#visits').screenshot({ path: join(OUT, 'desktop-visits.png') });
+    await axe(page, 'visits as charts');
+  });
+
   it('downloads a CSV of what is shown', async () => {
     await page.getByRole('radio', { name: '新用户' }).check();
     await settled(page);
@@ -429,7 +621,22 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in Chromium (demo data)', {
     expect(text.startsWith('\uFEFF')).toBe(true);
     const lines = text.slice(1).split('\r\n').filter((l) => l !== '');
     expect(lines[0]).toBe('ref_date,audience,dimension,id,name,value');
-    const rows = lines.slice(1).map(csvCells);
+    const all = lines.slice(1).map(csvCells);
+    const portraitDimensions = new Set(['total', ...PANELS.map((x) => x.dimension)]);
+    const rows = all.filter((r) => portraitDimensions.has(r[2] ?? ''));
+    // The visits follow, each with its own days; the audience only on retention.
+    const visits = all.filter((r) => !portraitDimensions.has(r[2] ?? ''));
+    expect(all.slice(0, rows.length)).toEqual(rows);
+    const expectedVisitRows = await expectedVisits(yesterday, 7, 'new');
+    const dayTrend = visits.filter((r) => r[2] === 'daily_visit_trend');
+    expect(dayTrend.map((r) => [r[0], r[1], r[3], r[4], Number(r[5])])).toEqual((expectedVisitRows['day-trend'] ?? []).map(([f, name, v]) => [yesterday, '', f, name, v]));
+    const trend = visits.filter((r) => r[2] === 'visit_trend');
+    expect(trend.map((r) => [r[0], Number(r[5])])).toEqual((expectedVisitRows['visit-trend'] ?? []).map(([day, , v]) => [day, v]));
+    const retainDay = visits.filter((r) => r[2] === 'daily_retain');
+    expect(retainDay.map((r) => [r[0], r[1], r[3], Number(r[5])])).toEqual((expectedVisitRows['retain-day'] ?? []).map(([k, , v]) => [dayBefore(yesterday, 7), 'visit_uv_new', k, v]));
+    expect(new Set(visits.map((r) => r[2]))).toEqual(
+      new Set(['visit_trend', 'daily_visit_trend', 'daily_summary', 'weekly_visit_trend', 'monthly_visit_trend', 'daily_retain', 'weekly_retain', 'monthly_retain', 'access_source_session_cnt', 'access_source_visit_uv', 'access_staytime_info', 'access_depth_info', 'visit_page']),
+    );
     const refDate = `${begin}-${yesterday}`;
     const expected: string[][] = [
       [refDate, 'visit_uv', 'total', '', '活跃用户', String(total(answer.visit_uv))],
@@ -498,7 +705,7 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in Chromium (demo data)', {
       const layout = await p.evaluate(() => ({
         page: document.documentElement.scrollWidth,
         screen: window.innerWidth,
-        panels: [...document.querySelectorAll<HTMLElement>('#panels section.panel')].map((s) => Math.round(s.getBoundingClientRect().left)),
+        panels: [...document.querySelectorAll<HTMLElement>('#panels section.panel, #visit-panels section.panel')].map((s) => Math.round(s.getBoundingClientRect().left)),
       }));
       expect(layout.page).toBeLessThanOrEqual(layout.screen);
       expect(new Set(layout.panels).size, 'every panel starts at the same left edge: one column').toBe(1);

@@ -62,3 +62,52 @@ export function windowEnding(end, days) {
   if (n === undefined) throw new Error(`not a day: ${end}`);
   return { begin: ymdOf(n - days + 1), end, days };
 }
+
+/**
+ * @typedef {{ begin: string, end: string }} Period  one day, a Monday–Sunday week or a calendar month, as WeChat's
+ *   analysis APIs take it
+ */
+
+/**
+ * The last Monday–Sunday week that ends on or before `end`.
+ * @param {string} end
+ * @returns {Period}
+ */
+export function weekEndingBy(end) {
+  const n = dayNumber(end);
+  if (n === undefined) throw new Error(`not a day: ${end}`);
+  // Day 0 (1970-01-01) was a Thursday: (n + 3) % 7 is 0 on Mondays, 6 on Sundays.
+  const sunday = n - (((n + 3) % 7) + 1) % 7;
+  return { begin: ymdOf(sunday - 6), end: ymdOf(sunday) };
+}
+
+/**
+ * The last calendar month that ends on or before `end`.
+ * @param {string} end
+ * @returns {Period}
+ */
+export function monthEndingBy(end) {
+  const n = dayNumber(end);
+  if (n === undefined) throw new Error(`not a day: ${end}`);
+  const last = ymdOf(n + 1).endsWith('01') ? n : (dayNumber(`${end.slice(0, 6)}01`) ?? n) - 1;
+  const lastYmd = ymdOf(last);
+  return { begin: `${lastYmd.slice(0, 6)}01`, end: lastYmd };
+}
+
+/**
+ * The same kind of period `k` periods later (negative: earlier).
+ * @param {Period} p
+ * @param {'day' | 'week' | 'month'} granularity
+ * @param {number} k
+ * @returns {Period}
+ */
+export function shiftPeriod(p, granularity, k) {
+  const b = dayNumber(p.begin) ?? 0;
+  if (granularity === 'day') return { begin: ymdOf(b + k), end: ymdOf(b + k) };
+  if (granularity === 'week') return { begin: ymdOf(b + 7 * k), end: ymdOf(b + 7 * k + 6) };
+  const y = Number(p.begin.slice(0, 4));
+  const m = Number(p.begin.slice(4, 6)) - 1 + k;
+  const first = Date.UTC(y, m, 1) / DAY_MS;
+  const next = Date.UTC(y, m + 1, 1) / DAY_MS;
+  return { begin: ymdOf(first), end: ymdOf(next - 1) };
+}
