@@ -536,7 +536,26 @@ function setView(panel, view) {
   const parts = panelParts(panel);
   parts.chartButton.setAttribute('aria-pressed', String(view === 'chart'));
   parts.tableButton.setAttribute('aria-pressed', String(view === 'table'));
-  void render();
+  void renderPanel(panel);
+}
+
+/**
+ * Draws one panel again (after its view changed): its table at once, its chart once ECharts is there.
+ * @param {Panel} panel
+ */
+async function renderPanel(panel) {
+  if (!state.current) return;
+  const seq = state.seq;
+  fillPanel(panel, rowsOf(panel, undefined));
+  try {
+    const [echarts, mapNames] = await Promise.all([echartsLoading, mapLoading]);
+    if (seq !== state.seq || !echarts || !mapNames) return;
+    const rows = rowsOf(panel, mapNames);
+    fillPanel(panel, rows);
+    drawChart(echarts, panel, rows, mapNames);
+  } catch (err) {
+    setStatus(t(state.lang, 'status.error', { msg: err instanceof Error ? err.message : String(err) }));
+  }
 }
 
 /**

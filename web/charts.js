@@ -148,7 +148,7 @@ export function chartOption(kind, p) {
     // A day-by-day trend: one point per day, every day labelled on the axis when there is room.
     return {
       ...base,
-      grid: { left: 8, right: 24, top: 24, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 40, top: 24, bottom: 8, containLabel: true },
       tooltip: {
         ...tooltip,
         trigger: 'axis',

@@ -207,10 +207,14 @@ const distribution = (index, n) => (answer) => {
 };
 
 /**
- * Retention of the audience's cohort: key 0 (the cohort), then each later period that is over.
+ * Retention of the audience's cohort: key 0 (the cohort), then each later period that is over; none for an empty cohort.
  * @type {Panel['rows']}
  */
-const retention = (answer, audience) => keyed(answer[AUDIENCE_KEY[audience]]);
+const retention = (answer, audience) => {
+  const items = keyed(answer[AUDIENCE_KEY[audience]]);
+  // An empty cohort retains nobody: the panel says there is no data rather than drawing zeros.
+  return items.some((i) => i.id === 0 && i.value > 0) ? items : [];
+};
 
 /**
  * The cohort's size (key 0): what a retention is a share of.

@@ -6,48 +6,56 @@ import { ANALYSIS_DERIVE_STEP, SessionKeys, deriveAnalysis } from './analysisDer
 import { analysisApp, distributionQuery, pagesQuery, retentionQuery, summaryQuery, trendQuery } from './analysisQuery.ts';
 
 /**
- * The DuckDB store's analysis part: how far the analysis tables are folded (`an_state`), the filter of stored session
- * keys, and the queries. DuckDBStore calls `derive` from its own derive step (on the deriving connection) and the
- * queries on a reader connection once the tables are up to date.
+ * The DuckDB store's analysis part: how far each app's events are folded into the analysis tables (`an_state`), the
+ * filter of stored session keys, and the queries. DuckDBStore folds an app's events on the deriving connection (in
+ * its derive loop, and before an analysis query of that app) and runs the queries on a reader connection.
  */
-/** While events keep coming, the background folds the analysis tables at most this often… */
+/** While an app's events keep coming, its analysis tables are folded in the background at most this often… */
 const BACKGROUND_INTERVAL_MS = 2_000;
-/** …unless this many events are waiting. */
+/** …unless this many of its events are waiting. */
 const BACKGROUND_BATCH = 100_000;
 
 export class DuckDBAnalysis {
-  private lastSeq = 0;
-  private lastDeriveAt = 0;
+  /** app → the last seq of its events folded in (0: none). */
+  private readonly lastSeq = new Map<number, number>();
+  private readonly lastFoldAt = new Map<number, number>();
   private readonly keys = new SessionKeys();
   private readonly apps = new Map<string, number>();
 
   async load(conn: DuckDBConnection): Promise<void> {
-    const v = (await conn.runAndReadAll('SELECT last_seq FROM an_state WHERE id = 1')).getRows()[0]?.[0];
-    this.lastSeq = Number(v ?? 0);
+    for (const [app, seq] of (await conn.runAndReadAll('SELECT app, last_seq FROM an_state')).getRows()) this.lastSeq.set(Number(app), Number(seq));
   }
 
-  /** True when every event up to `seq` is folded in. */
-  upTo(seq: number): boolean {
-    return this.lastSeq >= seq;
+  /** The last seq of the app's events folded in. */
+  folded(app: number): number {
+    return this.lastSeq.get(app) ?? 0;
+  }
+
+  /** True when every event of the app up to `seq` is folded in. */
+  upTo(app: number, seq: number): boolean {
+    return this.folded(app) >= seq;
   }
 
   /**
-   * Milliseconds until a background fold of events up to `upto` is due (0: now). A fold has a fixed cost of a few
-   * dozen statements, so during ingest it waits for a couple of seconds' worth of events.
+   * Milliseconds until a background fold of the app's events up to `upto` is due (0: now; undefined: nothing to
+   * fold). A fold has a fixed cost of a few dozen statements, so during ingest it waits for a couple of seconds' worth
+   * of events; a query of the app folds at once whatever is pending.
    */
-  dueIn(upto: number): number {
-    if (this.lastSeq >= upto) return 0;
-    if (upto - this.lastSeq >= BACKGROUND_BATCH) return 0;
-    return Math.max(0, this.lastDeriveAt + BACKGROUND_INTERVAL_MS - Date.now());
+  dueIn(app: number, upto: number, pending: number): number | undefined {
+    if (this.upTo(app, upto)) return undefined;
+    if (pending >= BACKGROUND_BATCH) return 0;
+    return Math.max(0, (this.lastFoldAt.get(app) ?? 0) + BACKGROUND_INTERVAL_MS - Date.now());
   }
 
-  /** Folds the events after the last folded one up to `upto`, in steps of at most ANALYSIS_DERIVE_STEP events. */
-  async derive(conn: DuckDBConnection, upto: number): Promise<void> {
-    while (this.lastSeq < upto) {
-      const next = Math.min(upto, this.lastSeq + ANALYSIS_DERIVE_STEP);
-      await deriveAnalysis(conn, this.lastSeq, next, this.keys);
-      this.lastSeq = next;
-      this.lastDeriveAt = Date.now();
+  /** Folds the app's events after the last folded one up to `upto`, in seq ranges of at most ANALYSIS_DERIVE_STEP. */
+  async derive(conn: DuckDBConnection, app: number, appid: string, upto: number): Promise<void> {
+    let last = this.folded(app);
+    while (last < upto) {
+      const next = Math.min(upto, last + ANALYSIS_DERIVE_STEP);
+      await deriveAnalysis(conn, app, appid, last, next, this.keys);
+      last = next;
+      this.lastSeq.set(app, next);
+      this.lastFoldAt.set(app, Date.now());
     }
   }
 

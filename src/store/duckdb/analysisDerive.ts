@@ -88,32 +88,26 @@ export class SessionKeys {
 const DROP = ['an_aff', 'an_evu', 'an_pud', 'an_old', 'an_w', 'an_nd', 'an_last', 'an_ppd', 'an_ppo', 'an_bid', 'an_maybe', 'an_sold',
   'an_sn', 'an_sdays', 'an_ssib'];
 
-/** Folds events with `seq` in (after, upto] into the analysis tables and records `upto` in `an_state`. */
-export async function deriveAnalysis(conn: DuckDBConnection, after: number, upto: number, keys: SessionKeys): Promise<void> {
+/**
+ * Folds the events of one app (`appid`, numbered `app` in app_numbers) with `seq` in (after, upto] into the analysis
+ * tables and records `upto` as the app's progress in `an_state`. Apps are folded each on its own, like the
+ * portrait's derive (see DeriveQueue): no app's backlog is in another app's fold.
+ */
+export async function deriveAnalysis(conn: DuckDBConnection, app: number, appid: string, after: number, upto: number, keys: SessionKeys): Promise<void> {
   const filter = await keys.load(conn);
   const lo = BigInt(after);
   const hi = BigInt(upto);
   const added: [number, number][] = [];
   await conn.run('BEGIN TRANSACTION');
   try {
-    let size = await users(conn, lo, hi);
-    if (size < upto - after) {
-      // An app without a number yet (the portrait's derive numbers them first, as a rule).
-      await conn.run(
-        `INSERT INTO app_numbers
-         SELECT appid, (SELECT coalesce(max(app), 0) FROM app_numbers) + row_number() OVER (ORDER BY appid)
-         FROM (SELECT DISTINCT appid FROM events WHERE seq > $1 AND seq <= $2 EXCEPT SELECT appid FROM app_numbers)`,
-        [lo, hi],
-      );
-      size = await users(conn, lo, hi);
-    }
+    const size = await users(conn, lo, hi, appid);
     if (size > 0) {
-      await batchEvents(conn, lo, hi);
+      await batchEvents(conn, lo, hi, appid);
       await userDays(conn);
       await pageDays(conn);
       added.push(...(await sessions(conn, filter)));
     }
-    await conn.run('UPDATE an_state SET last_seq = $1 WHERE id = 1', [hi]);
+    await conn.run('INSERT OR REPLACE INTO an_state VALUES ($1, $2)', [app, hi]);
     await conn.run('COMMIT');
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
@@ -125,12 +119,12 @@ export async function deriveAnalysis(conn: DuckDBConnection, after: number, upto
 }
 
 /** The users the batch touches (`an_aff`), new ones numbered per app. Returns the number of events they have. */
-async function users(conn: DuckDBConnection, lo: bigint, hi: bigint): Promise<number> {
+async function users(conn: DuckDBConnection, lo: bigint, hi: bigint, appid: string): Promise<number> {
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE an_aff AS
      WITH b AS (
        SELECT n.app, e.openid, min(e.day) AS m, max(e.day) AS mx, count(*) AS events
-       FROM events e JOIN app_numbers n ON n.appid = e.appid WHERE e.seq > $1 AND e.seq <= $2 GROUP BY n.app, e.openid
+       FROM events e JOIN app_numbers n ON n.appid = e.appid WHERE e.appid = $3 AND e.seq > $1 AND e.seq <= $2 GROUP BY n.app, e.openid
      ), top AS (SELECT app, max(uid) AS mu FROM an_users GROUP BY app)
      SELECT b.app, b.openid, b.m, b.mx, b.events, u.uid IS NULL AS is_new,
        (CASE WHEN u.uid IS NULL THEN coalesce(t.mu, 0) + row_number() OVER (PARTITION BY b.app, u.uid IS NULL ORDER BY b.openid)
@@ -139,21 +133,21 @@ async function users(conn: DuckDBConnection, lo: bigint, hi: bigint): Promise<nu
        least(b.m, coalesce(u.first_day, b.m)) AS first_day,
        u.uid IS NOT NULL AND b.m < u.last_day AS late
      FROM b LEFT JOIN an_users u ON u.app = b.app AND u.openid = b.openid LEFT JOIN top t ON t.app = b.app`,
-    [lo, hi],
+    [lo, hi, appid],
   );
   return int((await one(conn, 'SELECT coalesce(sum(events), 0) AS n FROM an_aff')).n);
 }
 
 /** New page paths into the dictionary; the batch, one row per event, with uids and page ids (`an_evu`). */
-async function batchEvents(conn: DuckDBConnection, lo: bigint, hi: bigint): Promise<void> {
+async function batchEvents(conn: DuckDBConnection, lo: bigint, hi: bigint, appid: string): Promise<void> {
   await conn.run(
     `INSERT INTO an_pages
      SELECT x.app, coalesce(t.mp, 0) + row_number() OVER (PARTITION BY x.app ORDER BY x.path), x.path
      FROM (SELECT DISTINCT n.app, e.page AS path FROM events e JOIN app_numbers n ON n.appid = e.appid
-           WHERE e.seq > $1 AND e.seq <= $2 AND e.page IS NOT NULL AND e.type IN (${VISIT}, ${SHARE})
+           WHERE e.appid = $3 AND e.seq > $1 AND e.seq <= $2 AND e.page IS NOT NULL AND e.type IN (${VISIT}, ${SHARE})
            EXCEPT SELECT app, path FROM an_pages) x
      LEFT JOIN (SELECT app, max(page) AS mp FROM an_pages GROUP BY app) t ON t.app = x.app`,
-    [lo, hi],
+    [lo, hi, appid],
   );
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE an_evu AS
@@ -162,8 +156,8 @@ async function batchEvents(conn: DuckDBConnection, lo: bigint, hi: bigint): Prom
      FROM events e JOIN app_numbers n ON n.appid = e.appid
      JOIN an_aff a ON a.app = n.app AND a.openid = e.openid
      LEFT JOIN an_pages p ON p.app = n.app AND p.path = e.page AND e.type IN (${VISIT}, ${SHARE})
-     WHERE e.seq > $1 AND e.seq <= $2`,
-    [lo, hi],
+     WHERE e.appid = $3 AND e.seq > $1 AND e.seq <= $2`,
+    [lo, hi, appid],
   );
 }
 

@@ -5,7 +5,8 @@
  *
  * `app` is the app's number from `app_numbers`; `uid` and `page` are numbered per app (never shared between apps).
  *
- * - `an_state`: the last event `seq` folded into the tables below (they fold independently of the portrait's).
+ * - `an_state`: per app, the last event `seq` of the app folded into the tables below (they fold apart from the
+ *   portrait's tables: an app without a row has nothing folded yet).
  * - `an_users`: one row per (app, user): `uid`, first day ever, latest day with an event and that day's `hist`.
  * - `an_user_days`: one row per (app, user, day with any event): `pv` (visit events), `stay` (their seconds),
  *   `shares` (share events), the user's `first_day`, and `hist`: bit i set when the user had an event on day
@@ -22,8 +23,7 @@
  *   that day with that access source (distinct visitors per source are then a filtered count).
  */
 export const ANALYSIS_MIGRATION = `
-  CREATE TABLE an_state (id INTEGER PRIMARY KEY, last_seq BIGINT NOT NULL);
-  INSERT INTO an_state VALUES (1, 0);
+  CREATE TABLE an_state (app INTEGER PRIMARY KEY, last_seq BIGINT NOT NULL);
   CREATE TABLE an_users (
     app INTEGER NOT NULL,
     uid INTEGER NOT NULL,
