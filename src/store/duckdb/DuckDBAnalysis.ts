@@ -12,7 +12,7 @@ import { analysisApp, distributionQuery, pagesQuery, retentionQuery, summaryQuer
  */
 /** While an app's events keep coming, its analysis tables are folded in the background at most this often… */
 const BACKGROUND_INTERVAL_MS = 2_000;
-/** …unless this many of its events are waiting. */
+/** …unless this many events are waiting (counted in seq). */
 const BACKGROUND_BATCH = 100_000;
 
 export class DuckDBAnalysis {
@@ -41,9 +41,10 @@ export class DuckDBAnalysis {
    * fold). A fold has a fixed cost of a few dozen statements, so during ingest it waits for a couple of seconds' worth
    * of events; a query of the app folds at once whatever is pending.
    */
-  dueIn(app: number, upto: number, pending: number): number | undefined {
+  dueIn(app: number, upto: number): number | undefined {
     if (this.upTo(app, upto)) return undefined;
-    if (pending >= BACKGROUND_BATCH) return 0;
+    // (Events of other apps between the two seqs count too: an upper bound of the app's own.)
+    if (upto - this.folded(app) >= BACKGROUND_BATCH) return 0;
     return Math.max(0, (this.lastFoldAt.get(app) ?? 0) + BACKGROUND_INTERVAL_MS - Date.now());
   }
 
