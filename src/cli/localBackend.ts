@@ -34,6 +34,7 @@ export class LocalBackend implements Backend {
     const events = await this.services.store.countEvents(appid);
     if (!(await this.services.auth.deleteApp(appid))) throw new Error(`no app ${appid}`);
     this.services.portrait.invalidate(appid);
+    this.services.analysis.invalidate(appid);
     return { appid, events };
   }
   async resetSecret(appid: string): Promise<{ appid: string; secret: string }> {

@@ -44,6 +44,9 @@ export async function importEvents(s: Services, appid: string, values: readonly 
   });
   if (events.length === 0) return { accepted: 0, duplicates: 0, rejected };
   const r = await s.store.append(appid, events);
-  if (r.accepted > 0) s.portrait.invalidate(appid);
+  if (r.accepted > 0) {
+    s.portrait.invalidate(appid);
+    s.analysis.invalidate(appid);
+  }
   return { accepted: r.accepted, duplicates: r.duplicates.length, rejected };
 }

@@ -76,6 +76,7 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
       const events = await s.store.countEvents(appid);
       if (!(await s.auth.deleteApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
       s.portrait.invalidate(appid);
+      s.analysis.invalidate(appid);
       return { appid, events };
     } catch (err) {
       return fail(reply, err);

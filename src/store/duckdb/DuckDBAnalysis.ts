@@ -26,6 +26,12 @@ export class DuckDBAnalysis {
     for (const [app, seq] of (await conn.runAndReadAll('SELECT app, last_seq FROM an_state')).getRows()) this.lastSeq.set(Number(app), Number(seq));
   }
 
+  /** The app's rows were deleted (with its events): its next fold starts from nothing. */
+  forget(app: number): void {
+    this.lastSeq.delete(app);
+    this.lastFoldAt.delete(app);
+  }
+
   /** The last seq of the app's events folded in. */
   folded(app: number): number {
     return this.lastSeq.get(app) ?? 0;

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
+import type { DistributionCount, PageCounts, RetentionCounts, SummaryCounts, TrendCounts } from '../../domain/analysis.ts';
 import type { VisitEvent } from '../../domain/event.ts';
 import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
@@ -8,6 +9,7 @@ import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts'
 import { Serial } from '../serial.ts';
 import type { AppendResult, EventStats, Store, StoreOptions } from '../store.ts';
 import { appendEvents, type AppendRequest, loadEventIdFilter } from './appendEvents.ts';
+import { DuckDBAnalysis } from './DuckDBAnalysis.ts';
 import { admitDevices, type Admission } from '../deviceCap.ts';
 import { DeviceDictionaries } from './deviceDictionary.ts';
 import type { EventIdFilter } from './eventIdFilter.ts';
@@ -127,6 +129,11 @@ export class DuckDBStore implements Store {
   private commitScheduled = false;
   /** Device names by (app, id), as read so far; ids are never renamed. */
   private readonly deviceNames = new DeviceNames();
+  /** The analysis family's tables (trends, retention, distributions, pages), folded per app apart from the portrait's. */
+  private readonly analysis = new DuckDBAnalysis();
+  /** The deriving connection, used by one thing at a time: a derive step or an app's analysis fold. */
+  private readonly deriverUse = new Serial();
+  private analysisTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -159,6 +166,7 @@ export class DuckDBStore implements Store {
     const store = new DuckDBStore(instance, writer, deriver, readers, path, opts);
     await store.migrate();
     await store.loadCounters();
+    await store.analysis.load(store.writer);
     if (store.queue.hasPending()) store.kickDerive(0);
     return store;
   }
@@ -444,7 +452,13 @@ export class DuckDBStore implements Store {
           this.portraitsDone.push(done);
         });
       }
-      await this.deriveStep(step);
+      await this.deriverUse.run(() => this.deriveStep(step));
+      // The app's analysis tables: folded now when due, else a little later (see DuckDBAnalysis.dueIn); a query
+      // of the app folds whatever is still pending first.
+      const { app, appid } = step.progress;
+      const due = this.analysis.dueIn(app, this.queue.appendedUpto(appid));
+      if (due === 0) await this.foldAnalysis(app, appid).catch(() => undefined);
+      else if (due !== undefined) this.foldAnalysisLater(due);
     }
   }
 
@@ -469,11 +483,45 @@ export class DuckDBStore implements Store {
    * Brings the derived tables up to date with every event stored so far (the store does this by itself in the
    * background; a portrait waits only for its own app). Rejects if an app's events cannot be derived.
    */
+  /** Folds the app's events appended so far into the analysis tables (on the deriving connection, between steps). */
+  private foldAnalysis(app: number, appid: string): Promise<void> {
+    return this.deriverUse.run(() => this.analysis.derive(this.deriver, app, appid, this.queue.appendedUpto(appid)));
+  }
+
+  /** Folds, after `ms`, the analysis tables of every app whose fold is due by then (once events stopped coming). */
+  private foldAnalysisLater(ms: number): void {
+    if (this.analysisTimer || this.closed || this.closing) return;
+    this.analysisTimer = setTimeout(() => {
+      this.analysisTimer = undefined;
+      void (async () => {
+        let next: number | undefined;
+        for (const [appid, app] of this.appNumbers) {
+          if (this.closed || this.closing) return;
+          const due = this.analysis.dueIn(app, this.queue.appendedUpto(appid));
+          if (due === 0) await this.foldAnalysis(app, appid).catch(() => undefined);
+          else if (due !== undefined) next = Math.min(next ?? due, due);
+        }
+        if (next !== undefined) this.foldAnalysisLater(next);
+      })();
+    }, Math.max(1, ms));
+    this.analysisTimer.unref();
+  }
+
+  /** An analysis query's app, its analysis tables folded up to every event appended so far. */
+  private async analysisReady(appid: string): Promise<void> {
+    if (this.closed) throw new Error('the store is closed');
+    const app = this.appNumbers.get(appid);
+    if (app !== undefined && !this.analysis.upTo(app, this.queue.appendedUpto(appid))) await this.foldAnalysis(app, appid);
+  }
+
   async derive(): Promise<void> {
     const waits: Promise<void>[] = [];
     for (const appid of this.appNumbers.keys()) waits.push(this.queue.until(appid, this.queue.appendedUpto(appid)));
     this.kickDerive(0);
     await Promise.all(waits);
+    for (const [appid, app] of this.appNumbers) {
+      if (!this.analysis.upTo(app, this.queue.appendedUpto(appid))) await this.foldAnalysis(app, appid);
+    }
   }
 
   /** Events of the app stored but not yet folded into the derived tables (for stats and tests). */
@@ -495,6 +543,33 @@ export class DuckDBStore implements Store {
     } finally {
       if (--this.portraitsRunning === 0) for (const done of this.portraitsDone.splice(0)) done();
     }
+  }
+
+  // ---- the rest of the analysis family (DuckDBAnalysis)
+
+  async visitTrend(appid: string, window: Window): Promise<TrendCounts> {
+    await this.analysisReady(appid);
+    return this.read((c) => this.analysis.trend(c, appid, window));
+  }
+
+  async dailySummary(appid: string, day: number): Promise<SummaryCounts> {
+    await this.analysisReady(appid);
+    return this.read((c) => this.analysis.summary(c, appid, day));
+  }
+
+  async visitDistribution(appid: string, day: number): Promise<DistributionCount[]> {
+    await this.analysisReady(appid);
+    return this.read((c) => this.analysis.distribution(c, appid, day));
+  }
+
+  async visitPages(appid: string, day: number, limit: number): Promise<PageCounts[]> {
+    await this.analysisReady(appid);
+    return this.read((c) => this.analysis.pages(c, appid, day, limit));
+  }
+
+  async retention(appid: string, cohort: Window, later: readonly Window[]): Promise<RetentionCounts> {
+    await this.analysisReady(appid);
+    return this.read((c) => this.analysis.retention(c, appid, cohort, later));
   }
 
   async countEvents(appid: string): Promise<number> {
@@ -579,7 +654,8 @@ export class DuckDBStore implements Store {
     const ready = this.queue.until(appid, this.queue.appendedUpto(appid));
     this.kickDerive(0);
     await ready;
-    return this.write(async (c) => {
+    // No analysis fold runs while the app's rows go (its an_* tables have an `app` column and are emptied too).
+    return this.deriverUse.run(() => this.write(async (c) => {
       const found = await c.runAndReadAll('SELECT count(*) AS n FROM apps WHERE appid = $1', [appid]);
       const existed = num(found.getRowObjects()[0]?.n) > 0;
       const cols = (
@@ -610,10 +686,11 @@ export class DuckDBStore implements Store {
       if (app !== undefined && app !== null) {
         this.maxUids.delete(Number(app));
         this.dictionaries.forget(Number(app));
+        this.analysis.forget(Number(app));
       }
       this.deviceNames.clear();
       return existed;
-      });
+    }));
   }
 
   // ---- tokens
@@ -697,6 +774,9 @@ export class DuckDBStore implements Store {
     if (this.deriveTimer) clearTimeout(this.deriveTimer);
     this.deriveTimer = undefined;
     await this.deriveLoop;
+    if (this.analysisTimer) clearTimeout(this.analysisTimer);
+    this.analysisTimer = undefined;
+    await this.deriverUse.run(async () => undefined);
     this.queue.rejectAll(new Error('the store is closed'));
     await this.writer.run('CHECKPOINT').catch(() => undefined);
     for (const r of this.readers) await r.serial.run(async () => r.conn.closeSync());

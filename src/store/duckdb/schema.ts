@@ -204,6 +204,7 @@ export const MIGRATIONS: readonly string[] = [
   // restarts.
   `
   CREATE TABLE force_refreshes (appid VARCHAR NOT NULL, refreshed_at BIGINT NOT NULL);
-  `,  // Migration 7 (issue 14): the analysis family's tables (see analysisSchema.ts).
+  `,
+  // Migration 7 (issue 14): the analysis family's tables (see analysisSchema.ts).
   ANALYSIS_MIGRATION,
 ];
