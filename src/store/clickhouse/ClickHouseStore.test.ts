@@ -95,6 +95,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
         [2, 1],
         [10, 1],
         [11, 1],
+        [14, 1],
         [15, 1],
       ]);
       // Migration 11's ADD COLUMNs, run again (as by a server that started at the same time), are taken as done.
