@@ -15,6 +15,7 @@ import { clickhouseBench } from './clickhouse.ts';
 import { collectBench } from './collect.ts';
 import { fairnessBench } from './fairness.ts';
 import { ingestBench } from './ingest.ts';
+import { personalBench } from './personal.ts';
 import { type Figure, QUICK, RUNS, log, machine, table } from './lib.ts';
 import { portraitBench } from './portrait.ts';
 import { warmApiBench } from './warmApi.ts';
@@ -82,6 +83,7 @@ const sections: [string, (dir: string) => Promise<Figure[]>][] = [
   ['P7', cliBench],
   ['P8', fairnessBench],
   ['P10', analysisBench],
+  ['P9', personalBench],
 ];
 
 let failed = false;

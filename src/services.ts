@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import { secureDataDir } from './dataDir.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { IngestService } from './ingest/index.ts';
+import { LifecycleService } from './lifecycle/index.ts';
 import { PortraitService } from './portrait/index.ts';
 import { openStore, type Store } from './store/index.ts';
 
@@ -17,6 +18,7 @@ export interface Services {
   portrait: PortraitService;
   /** The rest of the analysis family (visit trends, retention, distributions, pages, daily summary). */
   analysis: AnalysisService;
+  lifecycle: LifecycleService;
   close(): Promise<void>;
 }
 
@@ -34,9 +36,14 @@ export async function openServices(config: Config, clock: Clock = systemClock, s
   });
   const portrait = new PortraitService(s, clock, config.cacheEntries, s.backend === 'clickhouse');
   const analysis = new AnalysisService(s, clock, config.cacheEntries, s.backend === 'clickhouse');
-  const ingest = new IngestService(s, clock);
-  ingest.onStored((appid) => portrait.invalidate(appid));
-  ingest.onStored((appid) => analysis.invalidate(appid));
+  const ingest = new IngestService(s, clock, undefined, (appid) => auth.getApp(appid));
+  // Every cache of answers, dropped for an app whenever its data changes (events stored, users deleted, pruned).
+  const invalidate = (appid: string): void => {
+    portrait.invalidate(appid);
+    analysis.invalidate(appid);
+  };
+  ingest.onStored(invalidate);
+  const lifecycle = new LifecycleService(s, clock, { keyFingerprint: sealer.fingerprint(), invalidate });
   let closed = false;
   return {
     config,
@@ -46,9 +53,11 @@ export async function openServices(config: Config, clock: Clock = systemClock, s
     ingest,
     portrait,
     analysis,
+    lifecycle,
     async close() {
       if (closed) return;
       closed = true;
+      await lifecycle.stop();
       await auth.close().catch(() => undefined);
       await s.close();
     },

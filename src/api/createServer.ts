@@ -21,6 +21,7 @@ import { tokenRoutes } from './routes/token.ts';
 import { tcbRoutes } from './routes/tcb.ts';
 import { testModeRoutes } from './routes/testMode.ts';
 import { UploadWatch } from './uploadWatch.ts';
+import { userRoutes } from './routes/users.ts';
 
 export interface ServerOptions {
   /** Key for /admin/* (the CLI reads it from the data directory). Without it, no admin routes. */
@@ -258,6 +259,9 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
   await collectRoutes(app, s, inflight, busyBatch);
   await tcbRoutes(app, s, opts.testMode);
   if (s.config.dashboard) await dashboardRoutes(app, s);
+  await userRoutes(app, s);
+  // Deletions, prunes, backups and restores are logged (counts only) with the server's logger.
+  s.lifecycle.useLog((fields, message) => app.log.info({ lifecycle: fields }, message));
   if (opts.adminKey) {
     const key = opts.adminKey;
     await app.register(async (scope) => adminRoutes(scope, s, key));

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../config.ts';
 import type { Clock } from '../domain/clock.ts';
 import { openServices, type Services } from '../services.ts';
+import type { Store } from '../store/store.ts';
 import { createServer, type ServerOptions } from './createServer.ts';
 
 export interface TestServer {
@@ -27,10 +28,11 @@ export interface TestServer {
 export const TEST_ADMIN_KEY = 'test-admin-key';
 
 /** `server` overrides createServer's options, e.g. `{ logger: { level: 'info', stream } }` to capture log lines. */
-export async function startTestServer(opts: { clock: Clock; dataDir?: string; config?: Partial<Config>; server?: ServerOptions }): Promise<TestServer> {
+/** `store`: a store opened by the test (default: the one the configuration names, a DuckDB file in `dataDir`). */
+export async function startTestServer(opts: { clock: Clock; dataDir?: string; config?: Partial<Config>; server?: ServerOptions; store?: Store }): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'datacube-api-'));
   const config = loadConfig({}, { dataDir, port: 0, logLevel: 'silent', ...opts.config });
-  const services = await openServices(config, opts.clock);
+  const services = await openServices(config, opts.clock, opts.store);
   const app = await createServer(services, { logger: false, adminKey: TEST_ADMIN_KEY, ...opts.server });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const parse = async (r: Response) => {

@@ -3,6 +3,7 @@ import type { Clock } from '../domain/clock.ts';
 import { today } from '../domain/clock.ts';
 import { startOfDay } from '../domain/day.ts';
 import { WeChatError } from '../domain/errors.ts';
+import { retainDaysProblem } from '../domain/retention.ts';
 import type { AppRecord, TokenKind, TokenRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import { APPID_PATTERN, SECRET_PATTERN, envIdProblem, hashSecret, hashToken, newAppid, newSecret, newToken, Sealer, verifySecret } from './crypto.ts';
@@ -29,7 +30,11 @@ export const VERIFIED_SECRET_MS = 5 * 60_000;
 const MAX_DAILY_QUOTA = 1_000_000_000;
 const MAX_NAME = 128;
 
-function checkAppInput(input: { name?: string; env?: string; dailyQuota?: number }): void {
+function checkAppInput(input: { name?: string; env?: string; dailyQuota?: number; retainDays?: number | null }): void {
+  if (input.retainDays !== undefined && input.retainDays !== null) {
+    const problem = retainDaysProblem(input.retainDays);
+    if (problem) throw new Error(problem);
+  }
   if (input.dailyQuota !== undefined && (!Number.isSafeInteger(input.dailyQuota) || input.dailyQuota < 1 || input.dailyQuota > MAX_DAILY_QUOTA)) {
     throw new Error(`dailyQuota must be a whole number from 1 to ${MAX_DAILY_QUOTA}`);
   }
@@ -125,7 +130,7 @@ export class AuthService {
   async importApp(app: AppRecord): Promise<void> {
     if (typeof app.appid !== 'string' || !APPID_PATTERN.test(app.appid)) throw new Error(`appid ${JSON.stringify(app.appid)} is not an appid (wx + 16 hex digits)`);
     if (typeof app.name !== 'string' || typeof app.env !== 'string' || typeof app.dailyQuota !== 'number') throw new Error('the app needs a name, an env and a daily quota');
-    checkAppInput({ name: app.name, env: app.env, dailyQuota: app.dailyQuota });
+    checkAppInput({ name: app.name, env: app.env, dailyQuota: app.dailyQuota, retainDays: app.retainDays ?? null });
     if (typeof app.secretHash !== 'string' || !/^scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}$/.test(app.secretHash)) throw new Error('the app secret is not kept as datacube keeps it (scrypt$salt$hash)');
     if (typeof app.secretSealed !== 'string' || typeof app.createdAt !== 'number' || !Number.isSafeInteger(app.createdAt)) throw new Error('the app record is incomplete');
     const owner = await this.store.getAppByEnv(app.env);
@@ -140,10 +145,16 @@ export class AuthService {
       createdAt: app.createdAt,
       // An export from a version before collection existed has no flag: collection stays on, as for any new app.
       collect: app.collect !== false,
+      // Its retention goes with it (an export from before retention existed keeps everything).
+      retainDays: app.retainDays ?? null,
     });
   }
 
-  async updateApp(appid: string, patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean }): Promise<AppRecord> {
+  /** Changes an app; `retainDays` null keeps every event again (see src/domain/retention.ts). */
+  async updateApp(
+    appid: string,
+    patch: { name?: string; env?: string; dailyQuota?: number; collect?: boolean; retainDays?: number | null },
+  ): Promise<AppRecord> {
     checkAppInput(patch);
     if (patch.env !== undefined) {
       const owner = await this.store.getAppByEnv(patch.env);

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 
 /** A new appid: `wx` + 16 lowercase hex characters. */
 export function newAppid(): string {
@@ -93,6 +93,13 @@ export class Sealer {
     c.setAAD(Buffer.from(context));
     const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
     return ['v1', iv.toString('base64url'), c.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+  }
+  /**
+   * A short fingerprint of the key (an HMAC of a fixed text, which reveals nothing of the key): a backup records it,
+   * so a restore can tell whether the sealed secrets in it will open with the key in use.
+   */
+  fingerprint(): string {
+    return createHmac('sha256', this.key).update('datacube master key fingerprint').digest('hex').slice(0, 16);
   }
   /** The plain text, or `undefined` if the box was not sealed by this key for this context. */
   open(sealed: string, context: string): string | undefined {

@@ -9,8 +9,18 @@ export interface PublicApp {
   createdAt: string;
   /** Whether /v1/collect takes events for the app. */
   collect: boolean;
+  /** Days of events kept (older ones are pruned daily); null: everything is kept. */
+  retainDays: number | null;
 }
 
 export function publicApp(a: AppRecord): PublicApp {
-  return { appid: a.appid, name: a.name, env: a.env, dailyQuota: a.dailyQuota, createdAt: new Date(a.createdAt).toISOString(), collect: a.collect };
+  return {
+    appid: a.appid,
+    name: a.name,
+    env: a.env,
+    dailyQuota: a.dailyQuota,
+    createdAt: new Date(a.createdAt).toISOString(),
+    collect: a.collect,
+    retainDays: a.retainDays ?? null,
+  };
 }

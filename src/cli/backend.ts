@@ -1,6 +1,8 @@
+import type { Writable } from 'node:stream';
 import type { PublicApp } from '../auth/publicApp.ts';
 import type { VisitEvent } from '../domain/event.ts';
 import type { UserPortrait } from '../domain/portrait.ts';
+import type { DeleteAnswer, PruneAnswer, RestoreAnswer } from '../lifecycle/index.ts';
 import type { AppRecord } from '../store/records.ts';
 import type { ImportAnswer, ImportedApp } from '../transfer/importInto.ts';
 
@@ -28,6 +30,8 @@ export interface AppInput {
   dailyQuota?: number;
   /** Whether the public POST /v1/collect takes events for the app. */
   collect?: boolean;
+  /** Days of events the app keeps (at least 31); null: keep every event again (`app update` only). */
+  retainDays?: number | null;
 }
 
 /** An analysis-family answer (WeChat's JSON), or WeChat's error. */
@@ -61,5 +65,14 @@ export interface Backend {
   now(): Promise<number>;
   /** One of the analysis family by its cloud-call name without `analysis.` (e.g. `getWeeklyVisitTrend`). */
   analysis(appid: string, api: string, beginDate: string, endDate: string): Promise<AnalysisAnswer>;
+  // ---- personal data over its life (src/lifecycle)
+  /** Deletes up to 1,000 users of an app. */
+  deleteUsers(appid: string, openids: string[]): Promise<DeleteAnswer>;
+  /** Drops what every app's retention no longer keeps. */
+  prune(): Promise<PruneAnswer[]>;
+  /** Writes a backup of the whole store to `out` (ended when done). */
+  backup(out: Writable): Promise<void>;
+  /** Restores a backup file into the (empty) store. */
+  restore(file: string): Promise<RestoreAnswer>;
   close(): Promise<void>;
 }

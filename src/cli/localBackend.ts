@@ -1,7 +1,10 @@
 import { ANALYSIS_API_BY_NAME } from '../analysis/index.ts';
+import { createReadStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { publicApp } from '../auth/index.ts';
 import type { VisitEvent } from '../domain/event.ts';
 import { isWeChatError } from '../domain/errors.ts';
+import type { DeleteAnswer, PruneAnswer, RestoreAnswer } from '../lifecycle/index.ts';
 import type { Services } from '../services.ts';
 import type { AppRecord } from '../store/records.ts';
 import { importApp, importEvents, writeExport, type ImportAnswer, type ImportedApp } from '../transfer/index.ts';
@@ -18,7 +21,13 @@ export async function appListings(s: Services): Promise<AppListing[]> {
 
 export class LocalBackend implements Backend {
   readonly kind = 'local' as const;
-  constructor(readonly services: Services) {}
+  /** `log`: where deletions, prunes, backups and restores are reported (counts only). */
+  constructor(
+    readonly services: Services,
+    log?: (line: string) => void,
+  ) {
+    if (log) services.lifecycle.useLog((fields, message) => log(`${message} ${JSON.stringify(fields)}`));
+  }
 
   async createApp(input: AppInput & { credentials?: { appid: string; secret: string } }): Promise<PublicApp & { secret: string }> {
     const { app, secret } = await this.services.auth.createApp(input);
@@ -86,6 +95,18 @@ export class LocalBackend implements Backend {
       if (isWeChatError(e)) return { ok: false, errcode: e.errcode, errmsg: e.errmsg };
       throw e;
     }
+  }
+  deleteUsers(appid: string, openids: string[]): Promise<DeleteAnswer> {
+    return this.services.lifecycle.deleteUsers(appid, openids);
+  }
+  prune(): Promise<PruneAnswer[]> {
+    return this.services.lifecycle.prune();
+  }
+  async backup(out: Writable): Promise<void> {
+    await this.services.lifecycle.backup(out);
+  }
+  restore(file: string): Promise<RestoreAnswer> {
+    return this.services.lifecycle.restore(() => createReadStream(file));
   }
   async close(): Promise<void> {
     await this.services.close();

@@ -60,7 +60,8 @@ export async function openBackend(opts: StoreOptions, o: OpenOptions = {}): Prom
   if (o.readOnly && !masterKey && !existsSync(join(config.dataDir, 'master.key'))) masterKey = randomBytes(32).toString('hex');
   const [{ openServices }, { LocalBackend }] = await Promise.all([import('../services.ts'), import('./localBackend.ts')]);
   try {
-    return new LocalBackend(await openServices({ ...config, masterKey, logLevel: 'silent' }));
+    // Deletions, prunes, backups and restores done here are reported on standard error (counts only).
+    return new LocalBackend(await openServices({ ...config, masterKey, logLevel: 'silent' }), (line) => process.stderr.write(`datacube: ${line}\n`));
   } catch (e) {
     // A server that exists but did not answer /healthz in time (overloaded) is named, rather than the store's "in use".
     if (found.state === 'silent') {

@@ -1,3 +1,7 @@
+import { createReadStream } from 'node:fs';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { VisitEvent } from '../domain/event.ts';
 import type { UserPortrait } from '../domain/portrait.ts';
 import type { AppRecord } from '../store/records.ts';
@@ -5,6 +9,7 @@ import { request, type TransportOptions } from '../sdk/http.ts';
 import { WeChatApiError } from '../sdk/index.ts';
 import type { ImportAnswer, ImportedApp } from '../transfer/importInto.ts';
 import type { AnalysisAnswer, AppInput, AppListing, Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
+import { BACKUP_CONTENT_TYPE, type DeleteAnswer, type PruneAnswer, type RestoreAnswer } from '../lifecycle/index.ts';
 import { byteBatches } from './byteBatches.ts';
 import type { ServerFile } from './serverFile.ts';
 
@@ -222,6 +227,31 @@ export class RemoteBackend implements Backend {
       if (e instanceof WeChatApiError && e.status !== undefined && e.errcode !== -1) return { ok: false, errcode: e.errcode, errmsg: e.errmsg };
       throw e;
     }
+  }
+  deleteUsers(appid: string, openids: string[]): Promise<DeleteAnswer> {
+    return this.ok('POST', '/admin/users/delete', { appid, openids });
+  }
+  async prune(): Promise<PruneAnswer[]> {
+    return (await this.ok<{ pruned: PruneAnswer[] }>('POST', '/admin/prune', {})).pruned;
+  }
+  async backup(out: Writable): Promise<void> {
+    const r = await fetch(`${this.server.url}/admin/backup`, { headers: { authorization: `Bearer ${this.server.adminKey}` } });
+    if (r.status !== 200 || !r.body) {
+      const text = await r.text();
+      throw new Error(`the server could not write a backup (HTTP ${r.status}): ${text.slice(0, 300)}`);
+    }
+    await pipeline(Readable.fromWeb(r.body as WebReadableStream<Uint8Array>), out);
+  }
+  async restore(file: string): Promise<RestoreAnswer> {
+    const r = await fetch(`${this.server.url}/admin/restore`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.server.adminKey}`, 'content-type': BACKUP_CONTENT_TYPE },
+      body: Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    } as RequestInit & { duplex: 'half' });
+    const json = (await r.json()) as RestoreAnswer & { error?: string };
+    if (r.status !== 200) throw new Error(json.error ?? `the server answered HTTP ${r.status}`);
+    return json;
   }
   async close(): Promise<void> {}
 }

@@ -95,6 +95,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await app.close().catch(() => undefined);
       throw new Error(`cannot write ${config.dataDir}/server.json: ${e instanceof Error ? e.message : String(e)}`);
     }
+    // Retention: once a Shanghai day, drop what each app no longer keeps (services.close stops it).
+    services.lifecycle.startDailyPrune();
     let stopping: Promise<void> | undefined;
     const stop = () =>
       (stopping ??= (async () => {

@@ -46,6 +46,9 @@ export interface VisitEvent {
   props: string | null;
 }
 
+/** What an openid may be: 1-128 characters of `[A-Za-z0-9_-]` (ingest refuses anything else). */
+export const OPENID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
 /** An event with every optional field unknown; ingest steps (and tests) fill it in. */
 export function emptyEvent(): VisitEvent {
   return {

@@ -1,7 +1,10 @@
-import type { Clock } from '../domain/clock.ts';
+import { type Clock, today } from '../domain/clock.ts';
+import { formatDay } from '../domain/day.ts';
+import { firstKeptDay } from '../domain/retention.ts';
+import type { AppRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 import { defaultEnricher, type Enricher } from './enrich/Enricher.ts';
-import { prepareBatchYielding } from './pipeline.ts';
+import { type PreparedBatch, prepareBatchYielding } from './pipeline.ts';
 
 /** Where a batch came from, for the steps that fill in what the client did not send. */
 export interface IngestSource {
@@ -35,7 +38,34 @@ export class IngestService {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly enricher: Enricher = defaultEnricher(),
+    /** The app's record (for its retention), if the caller can look it up; without it nothing is refused for age. */
+    private readonly appOf?: (appid: string) => Promise<AppRecord | undefined>,
   ) {}
+
+  /**
+   * Refuses events older than the app keeps (retention, see src/domain/retention.ts): the daily prune would drop
+   * them, so they are not stored at all.
+   */
+  private async refuseExpired(appid: string, batch: PreparedBatch): Promise<void> {
+    const retain = (await this.appOf?.(appid))?.retainDays;
+    if (typeof retain !== 'number' || retain <= 0) return;
+    const first = firstKeptDay(today(this.clock), retain);
+    if (!batch.events.some((e) => e.day < first)) return;
+    const events: PreparedBatch['events'] = [];
+    const positions: number[] = [];
+    batch.events.forEach((e, i) => {
+      const index = batch.positions[i] ?? i;
+      if (e.day >= first) {
+        events.push(e);
+        positions.push(index);
+      } else {
+        batch.rejected.push({ index, field: 'time', reason: `older than the app keeps (retain_days ${retain}: events before ${formatDay(first)} are dropped)` });
+      }
+    });
+    batch.events = events;
+    batch.positions = positions;
+    batch.rejected.sort((a, b) => a.index - b.index);
+  }
 
   onStored(listener: (appid: string) => void): void {
     this.listeners.push(listener);
@@ -43,6 +73,7 @@ export class IngestService {
 
   async ingest(appid: string, records: readonly unknown[], source: IngestSource = {}): Promise<IngestReport> {
     const batch = await prepareBatchYielding(records, { now: this.clock.now(), enricher: this.enricher, ...source });
+    await this.refuseExpired(appid, batch);
     let accepted = 0;
     let duplicateIndexes: number[] = [];
     let deviceOverflow: IngestReport['deviceOverflow'];

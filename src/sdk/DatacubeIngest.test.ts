@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../api/testing.ts';
 import { ManualClock } from '../domain/clock.ts';
-import { DatacubeIngest, type DatacubeEvent, type DatacubeIngestOptions, IngestEventError } from './index.ts';
+import { DatacubeIngest, type DatacubeEvent, type DatacubeIngestOptions, type FetchLike, IngestEventError, WeChatApiError, WeChatClient } from './index.ts';
 import { startStandIn, STAND_IN_APPID, STAND_IN_SECRET, type StandIn } from './testing.ts';
 
 // The ingest client against the real server (what it stores) and against the stand-in (faults on cue:
@@ -62,8 +62,10 @@ describe('DatacubeIngest against the real server', () => {
     const before = await t.services.store.countEvents(app.appid);
     ingest.track({ openid: 'timer-1' });
     ingest.track({ openid: 'timer-2' });
-    await until('the timer to send the batch', async () => (await t.services.store.countEvents(app.appid)) === before + 2);
+    // The client counts the batch once its answer is back (the store has it a moment earlier).
+    await until('the timer to send the batch', () => ingest.stats().accepted === 2);
     expect(ingest.stats()).toMatchObject({ accepted: 2, pending: 0 });
+    expect(await t.services.store.countEvents(app.appid)).toBe(before + 2);
     await ingest.close();
   });
 });
@@ -166,5 +168,101 @@ describe('DatacubeIngest against faults', () => {
     const stats = await c.close({ timeoutMs: 200 });
     expect(stats).toMatchObject({ undeliverable: 1, pending: 0 });
     expect(errors[0]?.errmsg).toMatch(/close gave up/);
+  });
+});
+
+describe('DatacubeIngest.deleteUsers against the real server', () => {
+  // "Now" is 2026-11-28 10:00 Shanghai; the events are of yesterday, 20261127.
+  const NOW = Date.UTC(2026, 10, 28, 2, 0, 0);
+  const YESTERDAY = '20261127';
+  const clock = new ManualClock(NOW);
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ clock });
+  });
+  afterAll(async () => {
+    await t.stop(true);
+  });
+
+  const openidsOf = async (appid: string) => {
+    const seen = new Map<string, number>();
+    await t.services.store.exportEvents(appid, async (b) => {
+      for (const e of b) seen.set(e.openid, (seen.get(e.openid) ?? 0) + 1);
+    });
+    return seen;
+  };
+
+  it('sends what was tracked first, then deletes: the users are gone from the store and from the portrait', async () => {
+    const app = await t.newApp();
+    const ingest = new DatacubeIngest({ ...app, baseUrl: t.url, clock, flushIntervalMs: 60_000 });
+    const users = ['keep-1', 'keep-2', 'keep-3', 'del-1', 'del-2'];
+    users.forEach((openid, u) => {
+      for (let i = 0; i <= u; i++) ingest.track({ openid, time: NOW - 86_400_000 + i * 60_000, gender: 1, platform: 'ios' });
+    });
+    // Nothing sent yet (the batch waits for its interval): deleteUsers sends it before deleting.
+    expect(await t.services.store.countEvents(app.appid)).toBe(0);
+    const deleted = await ingest.deleteUsers(['del-1', 'del-2', 'del-1', 'never-seen']);
+    expect(deleted).toEqual({ users: 2, events: 4 + 5 });
+    expect(ingest.stats()).toMatchObject({ accepted: 15, pending: 0 });
+    expect(Object.fromEntries(await openidsOf(app.appid))).toEqual({ 'keep-1': 1, 'keep-2': 2, 'keep-3': 3 });
+
+    const client = new WeChatClient({ ...app, baseUrl: t.url, clock });
+    const portrait = await client.datacube.getUserPortraitRaw({ begin_date: YESTERDAY, end_date: YESTERDAY });
+    expect(portrait.visit_uv_new.genders).toEqual([{ id: 1, name: '男', value: 3 }]);
+    expect(portrait.visit_uv.genders).toEqual([{ id: 1, name: '男', value: 3 }]);
+
+    // Deleting again removes nothing more.
+    expect(await ingest.deleteUsers(['del-1'])).toEqual({ users: 0, events: 0 });
+    await ingest.close();
+  });
+
+  it('sends any number of openids 1,000 a request; checks them before sending anything', async () => {
+    const app = await t.newApp();
+    const requests: { url: string; openids: number }[] = [];
+    const counting: FetchLike = async (url, init) => {
+      if (url.includes('/v1/users/delete')) requests.push({ url, openids: (JSON.parse(init.body ?? '{}') as { openids: unknown[] }).openids.length });
+      return fetch(url, init);
+    };
+    const ingest = new DatacubeIngest({ ...app, baseUrl: t.url, clock, fetch: counting });
+    ingest.track({ openid: 'u-2400', time: NOW - 3_600_000 });
+    ingest.track({ openid: 'u-0', time: NOW - 3_600_000 });
+    ingest.track({ openid: 'u-kept', time: NOW - 3_600_000 });
+    const many = Array.from({ length: 2500 }, (_, i) => `u-${i}`);
+    expect(await ingest.deleteUsers(many)).toEqual({ users: 2, events: 2 });
+    expect(requests.map((r) => r.openids)).toEqual([1000, 1000, 500]);
+    expect([...(await openidsOf(app.appid)).keys()]).toEqual(['u-kept']);
+
+    requests.length = 0;
+    await expect(ingest.deleteUsers(['u-kept', 'not an openid'])).rejects.toThrow(/openids\[1\] is not an openid/);
+    await expect(ingest.deleteUsers(['u-kept', 'x'.repeat(129)])).rejects.toThrow(TypeError);
+    expect(await ingest.deleteUsers([])).toEqual({ users: 0, events: 0 });
+    expect(requests).toEqual([]);
+    expect([...(await openidsOf(app.appid)).keys()]).toEqual(['u-kept']);
+    await ingest.close();
+  });
+
+  it('throws the server refusal as a WeChatApiError (wrong secret); a replaced token is renewed and the call resent', async () => {
+    const app = await t.newApp();
+    const wrong = new DatacubeIngest({ appid: app.appid, secret: 'wrong-secret', baseUrl: t.url, clock });
+    const refused = await wrong.deleteUsers(['someone']).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(WeChatApiError);
+    expect(refused).toMatchObject({ errcode: 40125, kind: 'auth' });
+
+    const ingest = new DatacubeIngest({ ...app, baseUrl: t.url, clock, tokenEndpoint: 'token' });
+    ingest.track({ openid: 'gone', time: NOW - 3_600_000 });
+    await ingest.flush();
+    // Another client takes a new classic token; once the 5-minute overlap has passed, the one this client holds is refused.
+    await t.token(app.appid, app.secret);
+    clock.advance(6 * 60_000);
+    try {
+      expect(await ingest.deleteUsers(['gone'])).toEqual({ users: 1, events: 1 });
+    } finally {
+      clock.set(NOW);
+    }
+    expect(await t.services.store.countEvents(app.appid)).toBe(0);
+    await ingest.close();
   });
 });

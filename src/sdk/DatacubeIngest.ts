@@ -1,6 +1,7 @@
 import { ERRORS } from '../domain/errors.ts';
+import { OPENID_PATTERN } from '../domain/event.ts';
 import { type ClockLike, nowMs, systemClock } from './clock.ts';
-import { backoffDelay, type BackoffOptions, exchange, type FetchLike, sleep, type TransportOptions } from './http.ts';
+import { backoffDelay, type BackoffOptions, exchange, type FetchLike, request, sleep, type TransportOptions } from './http.ts';
 import { MemoryTokenStore, type TokenEndpoint, TokenManager, type TokenStore } from './tokens.ts';
 import { WeChatApiError } from './WeChatApiError.ts';
 import { transportFrom, trimBaseUrl } from './WeChatClient.ts';
@@ -104,6 +105,27 @@ export interface IngestStats {
   /** Waiting or being sent. */
   pending: number;
 }
+
+/** What `deleteUsers` removed, as the server counted it. */
+export interface DeletedUsers {
+  /** Openids of the list the app had anything of (events or derived rows). */
+  users: number;
+  /** Their events removed. */
+  events: number;
+}
+
+export interface DeleteUsersOptions {
+  signal?: AbortSignal;
+  /**
+   * Per request, ms (default 300,000). A deletion answers once the data is gone: on DuckDB after the database file is
+   * written afresh, which takes time in proportion to its size. (Node's own `fetch` waits at most 300 s for an answer.)
+   */
+  timeoutMs?: number;
+}
+
+/** Openids per `POST /v1/users/delete` (the server takes at most 1,000). */
+export const DELETE_USERS_PER_REQUEST = 1000;
+const DELETE_TIMEOUT_MS = 300_000;
 
 interface Queued<E> {
   event: E;
@@ -252,6 +274,58 @@ export class DatacubeIngest<E extends DatacubeEvent = DatacubeEvent> {
 
   stats(): IngestStats {
     return { ...this.counts, pending: this.queue.length + this.sending };
+  }
+
+  /**
+   * Deletes users of the app with everything datacube holds of them (`POST /v1/users/delete`): their events and every
+   * derived row; the analysis APIs then answer as if they had never been seen, and one who comes back is new.
+   * Events tracked before the call are sent first (so they are deleted too, not stored after the deletion).
+   * Any number of openids: duplicates are dropped and the rest sent 1,000 a request; it resolves once all are gone.
+   * Throws a TypeError for something that is not an openid (before anything is sent) and a WeChatApiError for a
+   * refused or failed request; the requests before it stay done, and calling again is safe (deleting a user twice
+   * removes nothing more), so a request resent after a lost answer counts only what was left.
+   */
+  async deleteUsers(openids: readonly string[], options: DeleteUsersOptions = {}): Promise<DeletedUsers> {
+    if (!Array.isArray(openids)) throw new TypeError('openids must be an array of openids');
+    openids.forEach((o: unknown, i) => {
+      if (typeof o !== 'string' || !OPENID_PATTERN.test(o)) {
+        throw new TypeError(`openids[${i}] is not an openid (1-128 characters of [A-Za-z0-9_-]): ${JSON.stringify(o) ?? String(o)}`);
+      }
+    });
+    const list = [...new Set(openids)];
+    const deleted: DeletedUsers = { users: 0, events: 0 };
+    if (list.length === 0) return deleted;
+    await this.flush();
+    const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    for (let i = 0; i < list.length; i += DELETE_USERS_PER_REQUEST) {
+      const json = await this.post('users/delete', '/v1/users/delete', { openids: list.slice(i, i + DELETE_USERS_PER_REQUEST) }, options);
+      deleted.users += count(json.users);
+      deleted.events += count(json.events);
+    }
+    return deleted;
+  }
+
+  /** One POST with the app's token: retried like the client's batches (-1, 45011, no answer); a refused token renewed once. */
+  private async post(api: string, path: string, body: unknown, options: DeleteUsersOptions): Promise<Record<string, unknown>> {
+    const signal = options.signal;
+    const send = async (token: string) =>
+      (
+        await request(this.transport, {
+          api,
+          method: 'POST',
+          url: `${this.baseUrl}${path}?access_token=${encodeURIComponent(token)}`,
+          body: JSON.stringify(body),
+          timeoutMs: options.timeoutMs ?? Math.max(this.transport.timeoutMs, DELETE_TIMEOUT_MS),
+          ...(signal ? { signal } : {}),
+        })
+      ).json;
+    const token = await this.tokens.get(signal);
+    try {
+      return await send(token);
+    } catch (e) {
+      if (!(e instanceof WeChatApiError && e.tokenInvalid)) throw e;
+      return send(await this.tokens.renew(token, signal));
+    }
   }
 
   // ---- sending

@@ -10,7 +10,16 @@
  *   await ingest.close();
  */
 export { WeChatClient, AnalysisApi, DatacubeApi, WECHAT_BASE_URL, type WeChatClientOptions } from './WeChatClient.ts';
-export { DatacubeIngest, IngestEventError, type DatacubeEvent, type DatacubeIngestOptions, type IngestStats } from './DatacubeIngest.ts';
+export {
+  DatacubeIngest,
+  DELETE_USERS_PER_REQUEST,
+  IngestEventError,
+  type DatacubeEvent,
+  type DatacubeIngestOptions,
+  type DeletedUsers,
+  type DeleteUsersOptions,
+  type IngestStats,
+} from './DatacubeIngest.ts';
 export { WeChatApiError, type ErrorKind, type WeChatApiErrorDetails } from './WeChatApiError.ts';
 export { MemoryTokenStore, type TokenEndpoint, type TokenStore } from './tokens.ts';
 export { windows, windowsAt, type DateInput, type DateRange, type DateWindow, type RawDateRange, type Windows } from './dates.ts';

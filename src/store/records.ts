@@ -16,9 +16,14 @@ export interface AppRecord {
   createdAt: number;
   /** Whether the public `/v1/collect` route takes events for this app (on unless turned off). */
   collect: boolean;
+  /**
+   * Retention: events older than this many Shanghai days are dropped by the daily prune (at least 31, so every
+   * window WeChat allows stays whole); null or absent keeps everything (the default). Stores always give it.
+   */
+  retainDays?: number | null;
 }
 
-export type AppPatch = Partial<Pick<AppRecord, 'name' | 'env' | 'dailyQuota' | 'secretHash' | 'secretSealed' | 'collect'>>;
+export type AppPatch = Partial<Pick<AppRecord, 'name' | 'env' | 'dailyQuota' | 'secretHash' | 'secretSealed' | 'collect' | 'retainDays'>>;
 
 /** `token`: from GET /cgi-bin/token; `stable`: from POST /cgi-bin/stable_token; `admin`: local admin credential. */
 export type TokenKind = 'token' | 'stable';

@@ -7,4 +7,20 @@ export class Serial {
     this.tail = result.catch(() => undefined);
     return result;
   }
+
+  /**
+   * Waits for the tasks queued before, then keeps every later task waiting until the returned `release` is called:
+   * for work that must hold several lines at once (take them always in the same order).
+   */
+  async hold(): Promise<() => void> {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    await new Promise<void>((acquired) => {
+      void this.run(() => {
+        acquired();
+        return held;
+      });
+    });
+    return release;
+  }
 }

@@ -2,6 +2,7 @@ import type { VisitEvent } from '../domain/event.ts';
 import type { PortraitCount } from '../domain/portrait.ts';
 import type { Window } from '../domain/window.ts';
 import type { AnalysisQueries } from './analysisQueries.ts';
+import type { FirstSeen, PruneCut, Pruned, SnapshotCounts, SnapshotSink, StoreContents, UsersDeleted } from './lifecycle.ts';
 import type { AppRecord, AppPatch, TokenRecord, TokenKind } from './records.ts';
 
 /** What `Store.append` did with a batch: every input index is either accepted or a duplicate. */
@@ -80,6 +81,27 @@ export interface Store extends AnalysisQueries {
   // ---- API call counters (quota), per app, API and Shanghai day
   addUsage(appid: string, api: string, day: number, calls: number): Promise<number>;
   getUsage(appid: string, api: string, day: number): Promise<number>;
+
+  // ---- personal data over its life (src/store/lifecycle.ts; used by src/lifecycle)
+  /**
+   * Removes these users of the app: their raw events, every derived row and any kept first day, so that every
+   * answer is as if they had never been seen (one who comes back is a new user). Resolves once the removal is
+   * complete: on DuckDB the bytes are gone from the database file, on ClickHouse the mutations have finished.
+   * Safe against concurrent appends of the same app.
+   */
+  deleteUsers(appid: string, openids: readonly string[]): Promise<UsersDeleted>;
+  /**
+   * Retention: for each cut, drops the app's events of days before `beforeDay` and the derived rows that depend
+   * only on them. Users' first days are kept (so "new user" stays right); windows from `beforeDay` on answer as
+   * before. Resolves once the data is gone (as `deleteUsers`).
+   */
+  prune(cuts: readonly PruneCut[]): Promise<Pruned[]>;
+  /** A consistent copy of everything that cannot be rebuilt, taken while appends go on (see SnapshotSink). */
+  snapshot(sink: SnapshotSink, now: number): Promise<SnapshotCounts>;
+  /** Restore: the first days a snapshot kept without their events; call before appending the app's events. */
+  restoreFirstSeen(appid: string, rows: readonly FirstSeen[]): Promise<void>;
+  /** How many apps, tokens and events the store holds. */
+  contents(): Promise<StoreContents>;
 
   /** Flushes and closes. The store must not be used afterwards. */
   close(): Promise<void>;

@@ -164,6 +164,7 @@ function bodyArb(c: Creds): fc.Arbitrary<Body> {
 const ROUTES = [
   '/cgi-bin/token', '/cgi-bin/stable_token', '/datacube/getweanalysisappiduserportrait', '/datacube/getweanalysisappiddailysummarytrend',
   '/v1/events', '/tcb', '/admin/apps', '/admin/events', '/admin/portrait', '/healthz', '/', '/cgi-bin', '/datacube/', '/v1', '/admin',
+  '/v1/users/delete', '/admin/users/delete', '/admin/prune', '/admin/backup', '/admin/restore',
 ];
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 const CONTENT_TYPES = [
@@ -188,6 +189,7 @@ function routeArb(c: Creds): fc.Arbitrary<{ method: string; path: string }> {
     ['POST', '/datacube/getweanalysisappiddailysummarytrend'], ['POST', '/v1/events'], ['POST', '/tcb'], ['GET', '/admin/apps'],
     ['POST', '/admin/apps'], ['PATCH', `/admin/apps/${c.appid}`], ['PATCH', '/admin/apps/wx0000000000000000'], ['POST', '/admin/events'],
     ['POST', '/admin/portrait'], ['GET', '/healthz'], ['HEAD', '/healthz'], ['HEAD', '/cgi-bin/token'],
+    ['POST', '/v1/users/delete'], ['POST', '/admin/users/delete'], ['POST', '/admin/prune'], ['POST', '/admin/restore'],
   ];
   return fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom(...served).map(([method, path]) => ({ method, path })) },
@@ -440,6 +442,8 @@ function judge(s: Sent): Verdict {
   if (s.method === 'GET' && (route === '/' || route.startsWith('/dashboard/assets/')) && a.status === 200 && /^text\/(html|javascript|css)/.test(contentType)) {
     return {};
   }
+  // A backup streams out as gzip (the CLI checks it whole).
+  if (route === '/admin/backup' && contentType.startsWith('application/gzip')) return a.body[0] === 0x1f && a.body[1] === 0x8b ? {} : { problem: 'a backup that is not gzip' };
   if (!contentType.startsWith('application/json')) return { problem: `content type ${contentType}: ${a.text.slice(0, 200)}` };
   try {
     value = JSON.parse(a.text);
@@ -454,7 +458,8 @@ function judge(s: Sent): Verdict {
   if (typeof v.errcode === 'number') {
     if (v.errcode === -1) return { problem: `system error: ${a.text}` };
     if (typeof v.errmsg !== 'string') return { problem: 'errcode without errmsg' };
-    if (v.errcode === 0) return typeof v.accepted === 'number' ? {} : { problem: `errcode 0 without a result: ${a.text.slice(0, 200)}` };
+    const result = typeof v.accepted === 'number' || (route === '/v1/users/delete' && typeof v.users === 'number' && typeof v.events === 'number');
+    if (v.errcode === 0) return result ? {} : { problem: `errcode 0 without a result: ${a.text.slice(0, 200)}` };
     const rid = RID.exec(v.errmsg)?.[1];
     return rid ? { rid } : { problem: `errmsg without a rid: ${v.errmsg}` };
   }
@@ -462,6 +467,7 @@ function judge(s: Sent): Verdict {
     return v.code === 'SYS_ERR' ? { problem: `tcb SYS_ERR: ${a.text}` } : { rid: v.requestId };
   }
   if (route.startsWith('/admin/') && (typeof v.appid === 'string' || typeof v.ref_date === 'string')) return {};
+  if (route === '/admin/prune' && Array.isArray(v.pruned)) return {};
   if (typeof v.access_token === 'string' && typeof v.expires_in === 'number') return {};
   if (typeof v.ref_date === 'string' && typeof v.visit_uv === 'object') return {};
   // A raw request is answered by the route it names (its garbage tail gets no answer of its own).

@@ -5,6 +5,7 @@ import {
   DatacubeIngest,
   type DatacubeEvent,
   type DateWindow,
+  type DeletedUsers,
   type DeviceItem,
   type ErrorKind,
   type IngestEventError,
@@ -109,5 +110,10 @@ export async function send(events: DatacubeEvent[]): Promise<IngestStats> {
   // @ts-expect-error openid is required
   ingest.track({ page: 'pages/index/index' });
   void id;
+  const deleted: DeletedUsers = await ingest.deleteUsers(['o1', 'o2'], { timeoutMs: 60_000 });
+  const removed: number = deleted.users + deleted.events;
+  // @ts-expect-error deleteUsers takes a list of openids
+  await ingest.deleteUsers('o1');
+  void removed;
   return ingest.close();
 }

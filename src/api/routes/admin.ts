@@ -1,4 +1,8 @@
-import { PassThrough } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ANALYSIS_API_BY_NAME } from '../../analysis/index.ts';
 import { publicApp, safeEqual } from '../../auth/index.ts';
@@ -8,6 +12,14 @@ import { EXPORT_VERSION, exportedApp, importApp, importEvents, writeExport } fro
 import { bodyText, eventRecords, jsonObjectBody } from '../body.ts';
 import { SMALL_BODY_BYTES } from '../bodyBudget.ts';
 import { ingestAnswer, logDeviceOverflow } from './events.ts';
+import { BACKUP_CONTENT_TYPE } from '../../lifecycle/index.ts';
+import { DELETE_BODY_BYTES } from './users.ts';
+
+/** `retainDays` of a JSON body: a number, null (keep everything) or absent. */
+function retainDaysOf(b: Record<string, unknown>): number | null | undefined {
+  if (b.retainDays === null) return null;
+  return typeof b.retainDays === 'number' ? b.retainDays : undefined;
+}
 
 /**
  * /admin/*: how `datacube app|ingest|portrait|demo` work while a server owns the data directory. Loopback
@@ -63,6 +75,7 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
         env: typeof b.env === 'string' ? b.env : undefined,
         dailyQuota: typeof b.dailyQuota === 'number' ? b.dailyQuota : undefined,
         collect: typeof b.collect === 'boolean' ? b.collect : undefined,
+        retainDays: retainDaysOf(b),
       });
       return publicApp(updated);
     } catch (err) {
@@ -165,6 +178,55 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
       return ingestAnswer(report, lineErrors);
     } catch (err) {
       return fail(reply, err);
+    }
+  });
+
+  // ---- personal data over its life (src/lifecycle)
+
+  app.post('/admin/users/delete', { bodyLimit: DELETE_BODY_BYTES }, async (req, reply) => {
+    try {
+      const b = jsonObjectBody(req.body);
+      const appid = String(b.appid ?? '');
+      if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
+      return await s.lifecycle.deleteUsers(appid, b.openids);
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.post('/admin/prune', { bodyLimit: SMALL_BODY_BYTES }, async (_req, reply) => {
+    try {
+      return { pruned: await s.lifecycle.prune() };
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  /** The backup streams out as it is taken (gzip); a cut-short one lacks its closing counts line. */
+  app.get('/admin/backup', async (req, reply) => {
+    const out = new PassThrough();
+    s.lifecycle.backup(out).catch((err: unknown) => {
+      req.log.error({ err }, 'backup failed');
+      out.destroy(err instanceof Error ? err : new Error(String(err)));
+    });
+    return reply.type('application/gzip').send(out);
+  });
+
+  // A backup to restore arrives as a stream: kept in a temporary file of the data directory (the restore reads it
+  // twice: to check it whole, then to load it), removed afterwards.
+  app.addContentTypeParser(BACKUP_CONTENT_TYPE, (_req, payload, done) => done(null, payload));
+  app.post('/admin/restore', async (req, reply) => {
+    const tmp = join(s.config.dataDir, `restore-${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      if (req.headers['content-type'] !== BACKUP_CONTENT_TYPE) {
+        return reply.code(400).send({ error: `send the backup file as the body, with Content-Type: ${BACKUP_CONTENT_TYPE}` });
+      }
+      await pipeline(req.body as Readable, createWriteStream(tmp, { mode: 0o600 }));
+      return await s.lifecycle.restore(() => createReadStream(tmp));
+    } catch (err) {
+      return fail(reply, err);
+    } finally {
+      rmSync(tmp, { force: true });
     }
   });
 

@@ -14,6 +14,16 @@ function onOff(name: string) {
   };
 }
 
+/**
+ * `--retain-days N` (whole days; at least 31, checked where apps are changed) or `forever` (keep everything), given
+ * as -1 (commander does not keep a null).
+ */
+function retainDays(v: string): number {
+  if (/^(forever|none|off)$/i.test(v.trim())) return -1;
+  if (!/^\d+$/.test(v.trim())) throw new CliError(`--retain-days must be a whole number of days (at least 31) or "forever", not "${v}"`);
+  return Number(v);
+}
+
 function envId(v: string): string {
   const why = envIdProblem(v);
   if (why) throw new CliError(`--env: ${why}`);
@@ -60,15 +70,17 @@ export const appCommand: CliCommand = {
 
     app
       .command('update')
-      .description("change an app's name, cloud env, daily quota or whether /v1/collect takes its events")
+      .description("change an app's name, cloud env, daily quota, whether /v1/collect takes its events, or how long its events are kept")
       .argument('<appid>')
       .option('--name <name>')
       .option('--env <env>', 'cloud env id for wx-server-sdk, like prod-1g2h3j4k', envId)
       .option('--quota <calls>', 'calls a day per API', positiveInt('--quota'))
       .option('--collect <on|off>', 'whether the public POST /v1/collect takes events for this app (the tracker); on by default', onOff('--collect'))
-      .action(async (appid: string, o: { name?: string; env?: string; quota?: number; collect?: boolean }, cmd: Command) => {
+      .option('--retain-days <days|forever>', 'keep events this many Shanghai days (at least 31), dropped daily; forever (the default) keeps them all', retainDays)
+      .action(async (appid: string, o: { name?: string; env?: string; quota?: number; collect?: boolean; retainDays?: number }, cmd: Command) => {
+        const retain = o.retainDays === undefined ? undefined : o.retainDays === -1 ? null : o.retainDays;
         await withBackend(storeOptions(cmd), { needsData: true }, async (b) => {
-          io.out(JSON.stringify(await b.updateApp(appid, { name: o.name, env: o.env, dailyQuota: o.quota, collect: o.collect })));
+          io.out(JSON.stringify(await b.updateApp(appid, { name: o.name, env: o.env, dailyQuota: o.quota, collect: o.collect, retainDays: retain })));
         });
       });
 

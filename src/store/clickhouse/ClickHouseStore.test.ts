@@ -3,6 +3,7 @@
  * The cluster is tested in cluster.test.ts; the checks shared by both layouts live in scenarios.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeLifecycleContract } from '../lifecycle.contract.suite.ts';
 import { describeStoreContract } from '../contract.suite.ts';
 import type { Store } from '../store.ts';
 import { ClickHouseStore } from './ClickHouseStore.ts';
@@ -18,6 +19,16 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
   afterAll(() => dropDatabase(url));
 
   describeStoreContract('ClickHouse single server', (opts) => openClickHouseStore(url, opts));
+
+  describeLifecycleContract(
+    'ClickHouse single server',
+    () => openClickHouseStore(url),
+    async () => {
+      const fresh = freshDatabaseUrl(baseUrl);
+      const store = await openClickHouseStore(fresh);
+      return { store, dispose: async () => { await store.close(); await dropDatabase(fresh); } };
+    },
+  );
 
   registerScenarios(() => url);
 
@@ -97,6 +108,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
         [11, 1],
         [14, 1],
         [15, 1],
+        [17, 1],
       ]);
       // Migration 11's ADD COLUMNs, run again (as by a server that started at the same time), are taken as done.
       await m11Again(b);

@@ -2,16 +2,19 @@ import type { DistributionCount, PageCounts, RetentionCounts, SummaryCounts, Tre
 import type { VisitEvent } from '../../domain/event.ts';
 import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
+import type { FirstSeen, PruneCut, Pruned, SnapshotCounts, SnapshotSink, StoreContents, UsersDeleted } from '../lifecycle.ts';
 import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
 import { Serial } from '../serial.ts';
 import type { AppendResult, EventStats, Store, StoreOptions } from '../store.ts';
 import { type Connection, type ConnectionOptions, HttpConnection } from './connection.ts';
 import { deleteApp } from './deleteApp.ts';
-import { derivedCounts, rebuildChain } from './derive.ts';
+import { appsWithEvents, derivedCounts, rebuildChain } from './derive.ts';
 import { DeviceCap } from './devices.ts';
-import { appendEvents, countEvents, eventStats, type EventsOptions, exportEvents, MonotonicMicros } from './events.ts';
+import { appendEvents, countEvents, eventStats, type EventsOptions, exportEvents, maxSeq, MonotonicMicros } from './events.ts';
 import { distributionCounts, pageCounts, retentionCounts, summaryCounts, trendCounts } from './analysisQuery.ts';
 import * as meta from './meta.ts';
+import * as personal from './personal.ts';
+import { sql } from './sql.ts';
 import { Leases, type LeaseOptions } from './lease.ts';
 import { migrate } from './migrate.ts';
 import { portraitCounts } from './portrait.ts';
@@ -54,6 +57,8 @@ export class ClickHouseStore implements Store {
   readonly backend = 'clickhouse' as const;
   private readonly clock = new MonotonicMicros();
   private readonly lanes = new Lanes();
+  /** Deletions, retention and snapshots, one at a time (taken before an app's lane, never after). */
+  private readonly maintenance = new Serial();
   private closed = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly leases: Leases;
@@ -86,8 +91,13 @@ export class ClickHouseStore implements Store {
     return new ClickHouseStore(c, opts);
   }
 
-  /** Rebuilds the app's chain from its events if the two disagree (see the class comment). */
+  /**
+   * Rebuilds the app's chain from its events if the two disagree (see the class comment). Also makes this
+   * process's `seq` values larger than any another server gave the app, so an app's events are numbered in the order
+   * they were stored (a snapshot cuts each app at a `seq`).
+   */
   private async repair(appid: string, keepAlive: () => Promise<void>): Promise<void> {
+    this.clock.atLeast(await maxSeq(this.connection, appid));
     const { stored, derived } = await derivedCounts(this.connection, appid);
     if (stored !== derived) await rebuildChain(this.connection, appid, keepAlive);
     this.dirty.delete(appid);
@@ -215,6 +225,78 @@ export class ClickHouseStore implements Store {
   }
   getUsage(appid: string, api: string, day: number): Promise<number> {
     return this.op((c) => meta.getUsage(c, appid, api, day));
+  }
+
+  // ---- personal data over its life (personal.ts)
+
+  /** Runs `fn` after the maintenance line, in the app's lane, under its writer lease. */
+  private underLease<T>(appid: string, fn: (c: Connection, keepAlive: () => Promise<void>) => Promise<T>): Promise<T> {
+    return this.op((c) =>
+      this.maintenance.run(() => this.lanes.run(`events\u0000${appid}`, () => this.leases.run(appid, (keepAlive) => fn(c, keepAlive)))),
+    );
+  }
+
+  deleteUsers(appid: string, openids: readonly string[]): Promise<UsersDeleted> {
+    if (openids.length === 0) return Promise.resolve({ users: 0, events: 0 });
+    return this.underLease(appid, (c, keepAlive) => personal.deleteUsers(c, appid, openids, keepAlive));
+  }
+
+  async prune(cuts: readonly PruneCut[]): Promise<Pruned[]> {
+    const out: Pruned[] = [];
+    for (const cut of cuts) {
+      const r = await this.underLease(cut.appid, (c, keepAlive) => personal.pruneApp(c, cut.appid, cut.beforeDay, keepAlive));
+      out.push({ appid: cut.appid, beforeDay: cut.beforeDay, ...r });
+    }
+    return out;
+  }
+
+  /**
+   * Each app is cut at one moment: under its writer lease (so no batch of it is half stored) the largest `seq` is
+   * read, and its events up to that `seq` are sent. Apps are cut one after the other.
+   */
+  snapshot(sink: SnapshotSink, now: number): Promise<SnapshotCounts> {
+    return this.op((c) =>
+      this.maintenance.run(async () => {
+        const counts: SnapshotCounts = { apps: 0, tokens: 0, usage: 0, firstSeen: 0, events: 0 };
+        const apps = await meta.listApps(c);
+        for (const a of apps) await sink.app(a);
+        counts.apps = apps.length;
+        for (const t of await meta.liveTokens(c, now)) {
+          await sink.token(t);
+          counts.tokens++;
+        }
+        for (const u of await meta.allUsage(c)) {
+          await sink.usage(u);
+          counts.usage++;
+        }
+        const appids = [...new Set([...apps.map((a) => a.appid), ...(await appsWithEvents(c))])].sort();
+        for (const appid of appids) {
+          const top = await this.lanes.run(`events\u0000${appid}`, () => this.leases.run(appid, () => maxSeq(c, appid)));
+          const kept = await personal.keptFirstSeen(c, appid);
+          if (kept.length > 0) await sink.firstSeen(appid, kept);
+          counts.firstSeen += kept.length;
+          if (top > 0) counts.events += await exportEvents(c, appid, (batch) => sink.events(appid, batch), 10_000, top);
+        }
+        return counts;
+      }),
+    );
+  }
+
+  async restoreFirstSeen(appid: string, rows: readonly FirstSeen[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.underLease(appid, async (c, keepAlive) => {
+      if (await personal.restoreFirstSeen(c, appid, rows)) await rebuildChain(c, appid, keepAlive);
+    });
+  }
+
+  contents(): Promise<StoreContents> {
+    return this.op(async (c) => {
+      const r = await c.rows<{ a: string; t: string; e: string }>(
+        sql`SELECT (SELECT uniqExact(appid) FROM ${c.table('apps')}) AS a, (SELECT uniqExact(hash) FROM ${c.table('tokens')}) AS t,
+            (SELECT count() FROM ${c.table('events')}) AS e`,
+      );
+      return { apps: Number(r[0]?.a ?? 0), tokens: Number(r[0]?.t ?? 0), events: Number(r[0]?.e ?? 0) };
+    });
   }
 
   async close(): Promise<void> {

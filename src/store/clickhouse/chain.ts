@@ -55,7 +55,10 @@ export interface UserState {
   firstDay: number;
   lastDay: number;
   values: DimValues;
-  /** Events derived into this user's rows. */
+  /**
+   * Events derived into this user's rows. 0: a dormant user, whose events retention dropped: only the state row is
+   * left (for the first day), no chain row.
+   */
   events: number;
 }
 
@@ -142,7 +145,8 @@ export function lastRow(s: UserState): ChainRow {
 /**
  * Folds a batch into one user's chain.
  *
- * `state` is the user's state row (undefined for a new user). `suffix` must hold the user's live chain rows with
+ * `state` is the user's state row (undefined for a new user; for a dormant one, see UserState.events, only its first
+ * day counts). `suffix` must hold the user's live chain rows with
  * a finite `next_day` after the batch's earliest day (only needed when that day is before the user's latest day;
  * rows before it cannot change: their next visit is at or before the batch's first day and their running values
  * include only earlier events). Rows that come out identical are neither cancelled nor written again.
@@ -152,7 +156,7 @@ export function foldUser(state: UserState | undefined, suffix: readonly ChainRow
   const m = batchDays[0];
   if (m === undefined) throw new Error(`empty batch for ${batch.openid}`);
   const old: ChainRow[] = [];
-  if (state) {
+  if (state && state.events > 0) {
     if (m < state.lastDay) {
       for (const r of suffix) if (r.nextDay > m && r.nextDay !== NO_NEXT_DAY) old.push(r);
     }

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_DAY, BASE_MS, describeStoreContract, freshAppid, visit } from '../contract.suite.ts';
+import { describeLifecycleContract } from '../lifecycle.contract.suite.ts';
 import { canonical, referencePortrait } from '../referencePortrait.ts';
 import { ClickHouseStore } from './ClickHouseStore.ts';
 import type { Connection } from './connection.ts';
@@ -23,6 +24,16 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE_CLUSTER', 'ClickHouse store (tw
   });
 
   describeStoreContract('ClickHouse cluster', (opts) => openClickHouseStore(url, opts));
+
+  describeLifecycleContract(
+    'ClickHouse cluster',
+    () => openClickHouseStore(url),
+    async () => {
+      const fresh = freshDatabaseUrl(baseUrl);
+      const store = await openClickHouseStore(fresh);
+      return { store, dispose: async () => { await store.close(); await dropDatabase(fresh); } };
+    },
+  );
 
   registerScenarios(() => url);
 

@@ -16,6 +16,7 @@ import {
   TIME_OFFSET_MS,
   type UserBatch,
   type UserState,
+  unknownValues,
 } from './chain.ts';
 import type { Connection, JsonRow } from './connection.ts';
 import { date, ident, isoDay, list, type Sql, sql } from './sql.ts';
@@ -71,7 +72,7 @@ function chainRow(appid: string, r: ChainRow, sign: 1 | -1): JsonRow {
   };
 }
 
-function stateRow(appid: string, s: UserState, sign: 1 | -1): JsonRow {
+export function stateRow(appid: string, s: UserState, sign: 1 | -1): JsonRow {
   return {
     appid,
     kind: 0,
@@ -87,7 +88,7 @@ function stateRow(appid: string, s: UserState, sign: 1 | -1): JsonRow {
 }
 
 /** The live state rows of these users (collapsed: rows whose signs sum to 1). */
-async function loadStates(c: Connection, appid: string, openids: readonly string[]): Promise<Map<string, UserState>> {
+export async function loadStates(c: Connection, appid: string, openids: readonly string[]): Promise<Map<string, UserState>> {
   const out = new Map<string, UserState>();
   for (let i = 0; i < openids.length; i += 5000) {
     const part = openids.slice(i, i + 5000);
@@ -174,24 +175,46 @@ export async function derivedCounts(c: Connection, appid: string): Promise<{ sto
   return { stored: Number(a[0]?.n ?? 0), derived: Number(b[0]?.n ?? 0) };
 }
 
-/** Per (user, day) of the app's stored events: the day's latest known values and its number of events. */
-function eventDaysQuery(c: Connection, appid: string): Sql {
+/**
+ * Per (user, day) of the app's stored events: the day's latest known values and its number of events; with
+ * `kept`, also the user's first day kept by retention (`kept_first_days`, 0 if none).
+ */
+function eventDaysQuery(c: Connection, appid: string, kept: boolean): Sql {
   const packed = (col: string): Sql =>
     sql`max(if(${ident(col)} = 0, toInt64(0), bitOr(bitShiftLeft(toInt64(time + ${TIME_OFFSET_MS}), ${VALUE_BITS}), toInt64(${ident(col)}))))`;
-  return sql`SELECT openid, toUInt16(day) AS d, count() AS n,
+  const join = kept
+    ? sql`ANY LEFT JOIN (SELECT openid, toUInt16(min(first_day)) AS kept FROM ${c.table('kept_first_days')} WHERE appid = ${appid} GROUP BY openid) USING openid`
+    : sql``;
+  return sql`SELECT openid, toUInt16(day) AS d, count() AS n, ${kept ? sql`any(kept)` : sql`toUInt16(0)`} AS kept,
       ${packed('gender')} AS gender, ${packed('age_bucket')} AS age, ${packed('platform_id')} AS platform,
       ${packed('province')} AS province, ${packed('city')} AS city,
       max(tuple(if(isNull(device), toInt64(0), toInt64(time + ${TIME_OFFSET_MS + 1})), ifNull(device, ''))) AS dev
-    FROM ${c.table('events')} WHERE appid = ${appid}
+    FROM ${c.table('events')} ${join} WHERE appid = ${appid}
     GROUP BY openid, day ORDER BY openid, day`;
 }
+
+/**
+ * Reading `kept_first_days` beside `events` or `user_chain`: in cluster mode each shard joins its own rows (the
+ * three tables share one sharding key, so a user's rows are on one shard).
+ */
+export const CO_LOCATED = { distributed_product_mode: 'local' } as const;
 
 /**
  * Rebuilds the app's chain from its events: cancels every row it has (inserting each with the opposite sign, so the
  * table sums to nothing for the app), then folds the events in user by user. If this is cut short, the counts of
  * `derivedCounts` differ and the next writer rebuilds again. `keepAlive` is called between chunks (lease renewal).
+ *
+ * First days kept by retention (`kept_first_days`, migration 17) are honoured: a user's first day is the earlier of
+ * the kept one and the first stored event's, and a user with a kept first day and no events left gets a dormant
+ * state row (UserState.events). `keptFirstDays: false` is for migration 15, which runs before that table exists.
  */
-export async function rebuildChain(c: Connection, appid: string, keepAlive: () => Promise<void> = async () => undefined): Promise<void> {
+export async function rebuildChain(
+  c: Connection,
+  appid: string,
+  keepAlive: () => Promise<void> = async () => undefined,
+  opts: { keptFirstDays?: boolean } = {},
+): Promise<void> {
+  const kept = opts.keptFirstDays ?? true;
   await c.exec(
     sql`INSERT INTO ${c.table('user_chain')} (appid, kind, next_day, day, openid, first_day, last_day, gender, age, platform, province, city, device_t, device, events, sign)
         SELECT appid, kind, next_day, day, openid, first_day, last_day, gender, age, platform, province, city, device_t, device, events, -sign
@@ -205,13 +228,16 @@ export async function rebuildChain(c: Connection, appid: string, keepAlive: () =
     rows = [];
     await keepAlive();
   };
+  let keptDay = 0;
   const finish = (u: UserBatch): void => {
-    const ch = foldUser(undefined, [], u);
+    // A kept first day stands for a dormant state: only its first day counts (foldUser).
+    const since = keptDay > 0 ? { openid: u.openid, firstDay: keptDay, lastDay: keptDay, values: unknownValues(), events: 0 } : undefined;
+    const ch = foldUser(since, [], u);
     rows.push(stateRow(appid, ch.insertState, 1));
     for (const r of ch.insertRows) rows.push(chainRow(appid, r, 1));
   };
   await c.stream(
-    eventDaysQuery(c, appid),
+    eventDaysQuery(c, appid, kept),
     async (r) => {
       const openid = String(r.openid);
       if (user && user.openid !== openid) {
@@ -219,6 +245,7 @@ export async function rebuildChain(c: Connection, appid: string, keepAlive: () =
         user = undefined;
         await flush(false);
       }
+      if (!user) keptDay = Number(r.kept);
       user ??= { openid, days: new Map(), events: 0 };
       const dev = r.dev as [string | number, string];
       user.days.set(Number(r.d), {
@@ -231,9 +258,23 @@ export async function rebuildChain(c: Connection, appid: string, keepAlive: () =
       });
       user.events += Number(r.n);
     },
-    { max_bytes_before_external_group_by: '1000000000', max_bytes_before_external_sort: '1000000000' },
+    { max_bytes_before_external_group_by: '1000000000', max_bytes_before_external_sort: '1000000000', ...(kept ? CO_LOCATED : {}) },
   );
   if (user) finish(user);
+  if (kept) {
+    // Users whose every event retention dropped: a dormant state row each.
+    await c.stream(
+      sql`SELECT openid, toUInt16(min(first_day)) AS kept FROM ${c.table('kept_first_days')}
+          WHERE appid = ${appid} AND openid NOT IN (SELECT openid FROM ${c.table('events')} WHERE appid = ${appid})
+          GROUP BY openid`,
+      async (r) => {
+        const day = Number(r.kept);
+        rows.push(stateRow(appid, { openid: String(r.openid), firstDay: day, lastDay: day, values: unknownValues(), events: 0 }, 1));
+        await flush(false);
+      },
+      CO_LOCATED,
+    );
+  }
   await flush(true);
 }
 

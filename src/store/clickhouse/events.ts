@@ -14,6 +14,10 @@ export class MonotonicMicros {
     this.last = first + n - 1;
     return first;
   }
+  /** Makes every later value larger than `n` (a value another datacube server gave out). */
+  atLeast(n: number): void {
+    if (n > this.last) this.last = n;
+  }
 }
 
 const MIN_NORMAL = 2.2250738585072014e-308;
@@ -192,6 +196,12 @@ export async function appendEvents(
   return prepared.overflow ? { accepted, duplicates, deviceOverflow: prepared.overflow } : { accepted, duplicates };
 }
 
+/** The largest `seq` stored for the app (0 if none). */
+export async function maxSeq(c: Connection, appid: string): Promise<number> {
+  const rows = await c.rows<{ s: string }>(sql`SELECT toString(max(seq)) AS s FROM ${c.table('events')} WHERE appid = ${appid}`);
+  return Number(rows[0]?.s ?? 0);
+}
+
 export async function countEvents(c: Connection, appid: string): Promise<number> {
   const rows = await c.rows<{ n: string }>(sql`SELECT count() AS n FROM ${c.table('events')} WHERE appid = ${appid}`);
   return Number(rows[0]?.n ?? 0);
@@ -204,18 +214,20 @@ export async function eventStats(c: Connection): Promise<EventStats[]> {
   return rows.map((r) => ({ appid: r.appid, events: Number(r.n), lastTime: Number(r.t) }));
 }
 
-/** Streams an app's events in the order they were stored (by `seq`), `batchSize` at a time. */
+/** Streams an app's events in the order they were stored (by `seq`; up to `upToSeq` if given), `batchSize` at a time. */
 export async function exportEvents(
   c: Connection,
   appid: string,
   onBatch: (events: VisitEvent[]) => Promise<void>,
   batchSize = 10_000,
+  upToSeq?: number,
 ): Promise<number> {
   const size = Math.max(1, Math.floor(batchSize));
   let batch: VisitEvent[] = [];
   let total = 0;
   await c.stream(
-    sql`SELECT ${EXPORT_COLUMNS} FROM ${c.table('events')} WHERE appid = ${appid} ORDER BY seq, openid, time`,
+    sql`SELECT ${EXPORT_COLUMNS} FROM ${c.table('events')} WHERE appid = ${appid} ${upToSeq === undefined ? sql`` : sql`AND seq <= ${upToSeq}`}
+        ORDER BY seq, openid, time`,
     async (row) => {
       batch.push(fromRow(row));
       total++;

@@ -15,7 +15,7 @@ const APP_COLUMNS = sql`appid,
   argMax(name, version) AS v_name, argMax(secret_hash, version) AS v_secret_hash,
   argMax(secret_sealed, version) AS v_secret_sealed, argMax(env, version) AS v_env,
   argMax(daily_quota, version) AS v_daily_quota, argMax(created_at, version) AS v_created_at,
-  argMax(collect, version) AS v_collect`;
+  argMax(collect, version) AS v_collect, argMax(retain_days, version) AS v_retain_days`;
 
 function appFromRow(r: JsonRow): AppRecord {
   return {
@@ -27,6 +27,8 @@ function appFromRow(r: JsonRow): AppRecord {
     dailyQuota: Number(r.v_daily_quota),
     createdAt: Number(r.v_created_at),
     collect: Number(r.v_collect) !== 0,
+    // 0 (also what rows written before migration 17 read as) keeps everything.
+    retainDays: Number(r.v_retain_days) > 0 ? Number(r.v_retain_days) : null,
   };
 }
 
@@ -40,6 +42,7 @@ function appRow(a: AppRecord, version: number): JsonRow {
     daily_quota: a.dailyQuota,
     created_at: a.createdAt,
     collect: a.collect ? 1 : 0,
+    retain_days: a.retainDays ?? 0,
     version,
   };
 }
@@ -80,6 +83,7 @@ export async function updateApp(c: Connection, v: MonotonicMicros, appid: string
   if (patch.secretHash !== undefined) next.secretHash = patch.secretHash;
   if (patch.secretSealed !== undefined) next.secretSealed = patch.secretSealed;
   if (patch.collect !== undefined) next.collect = patch.collect;
+  if (patch.retainDays !== undefined) next.retainDays = patch.retainDays;
   await c.insert('apps', [appRow(next, v.take())]);
   return next;
 }
@@ -190,4 +194,19 @@ export async function forceRefreshTimes(c: Connection, appid: string, since: num
     sql`SELECT refreshed_at AS t FROM ${c.table('force_refreshes')} WHERE appid = ${appid} AND refreshed_at >= ${since} ORDER BY refreshed_at`,
   );
   return rows.map((r) => Number(r.t));
+}
+
+// ---- everything, for snapshots (backups)
+
+/** Every token still valid at `now` (newest version each). */
+export async function liveTokens(c: Connection, now: number): Promise<TokenRecord[]> {
+  return tokens(c, sql`1`, sql`v_expires_at > ${now}`, sql`ORDER BY v_issued_at, hash`);
+}
+
+/** Every usage counter, summed. */
+export async function allUsage(c: Connection): Promise<{ appid: string; api: string; day: number; calls: number }[]> {
+  const rows = await c.rows<{ appid: string; api: string; d: number; n: string }>(
+    sql`SELECT appid, api, toUInt16(day) AS d, sum(calls) AS n FROM ${c.table('usage')} GROUP BY appid, api, day ORDER BY appid, api, day`,
+  );
+  return rows.map((r) => ({ appid: String(r.appid), api: String(r.api), day: Number(r.d), calls: Number(r.n) }));
 }

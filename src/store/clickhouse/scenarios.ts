@@ -8,13 +8,13 @@ import { BASE_DAY, BASE_MS, freshAppid, visit } from '../contract.suite.ts';
 import { canonical, referencePortrait } from '../referencePortrait.ts';
 import type { Store } from '../store.ts';
 import { ClickHouseStore } from './ClickHouseStore.ts';
-import { HttpConnection } from './connection.ts';
-import { derivedCounts } from './derive.ts';
-import { isoDay, sql } from './sql.ts';
+import { type Connection, HttpConnection } from './connection.ts';
+import { derivedCounts, rebuildChain } from './derive.ts';
+import { isoDay, list, type Sql, sql } from './sql.ts';
 import { Leases } from './lease.ts';
 import { migrate } from './migrate.ts';
 import { MIGRATIONS } from './schema.ts';
-import { dropDatabase, freshDatabaseUrl } from './testing.ts';
+import { connectTo, dropDatabase, freshDatabaseUrl, shardEndpoints } from './testing.ts';
 import { parseClickHouseUrl } from './url.ts';
 
 const HOUR = 3_600_000;
@@ -189,7 +189,7 @@ export function registerScenarios(url: () => string): void {
       const name = NASTY_STRINGS.join('|');
       const odd = `wx'"\\${appid}`;
       await store.createApp({ appid: odd, name, secretHash: "h'\\", secretSealed: 's\n', env: `env\0${appid}`, dailyQuota: 1, createdAt: 2, collect: false });
-      expect(await store.getApp(odd)).toEqual({ appid: odd, name, secretHash: "h'\\", secretSealed: 's\n', env: `env\0${appid}`, dailyQuota: 1, createdAt: 2, collect: false });
+      expect(await store.getApp(odd)).toEqual({ appid: odd, name, secretHash: "h'\\", secretSealed: 's\n', env: `env\0${appid}`, dailyQuota: 1, createdAt: 2, collect: false, retainDays: null });
       expect((await store.getAppByEnv(`env\0${appid}`))?.appid).toBe(odd);
       expect(await store.addUsage(odd, "api'\\\n", BASE_DAY, 3)).toBe(3);
     });
@@ -199,7 +199,9 @@ export function registerScenarios(url: () => string): void {
       const app = { appid, name: 'n', secretHash: 'h', secretSealed: 's', env: `env-${appid}`, dailyQuota: 5, createdAt: 10, collect: true };
       await store.createApp(app);
       await expect(store.createApp(app)).rejects.toThrow(/exists/);
-      expect(await store.updateApp(appid, { env: `new-${appid}`, name: 'm' })).toEqual({ ...app, env: `new-${appid}`, name: 'm' });
+      expect(await store.updateApp(appid, { env: `new-${appid}`, name: 'm' })).toEqual({ ...app, env: `new-${appid}`, name: 'm', retainDays: null });
+      expect(await store.updateApp(appid, { retainDays: 45 })).toMatchObject({ retainDays: 45, name: 'm' });
+      expect(await store.updateApp(appid, { retainDays: null })).toMatchObject({ retainDays: null, name: 'm' });
       expect(await store.updateApp(appid, { secretHash: 'h2', secretSealed: 's2' })).toMatchObject({ secretHash: 'h2', secretSealed: 's2', name: 'm' });
       expect(await store.getAppByEnv(`env-${appid}`)).toBeUndefined(); // the old env is gone
       expect((await store.getAppByEnv(`new-${appid}`))?.name).toBe('m');
@@ -331,6 +333,8 @@ export function registerScenarios(url: () => string): void {
         const c = HttpConnection.open(parseClickHouseUrl(old));
         await migrate(c, MIGRATIONS.filter((m) => m.version < 15));
         const appid = freshAppid();
+        // An app as the previous schema stored it (no retention column yet).
+        await c.insert('apps', [{ appid, name: 'old', secret_hash: 'h', secret_sealed: 's', env: appid, daily_quota: 3, created_at: 4, version: 1 }]);
         const events = batchOf(200, 'm');
         await c.insert(
           'events',
@@ -343,6 +347,8 @@ export function registerScenarios(url: () => string): void {
         const s = await ClickHouseStore.open(old);
         try {
           for (const w of windows) expect(canonical(await s.portrait(appid, w))).toEqual(canonical(referencePortrait(events, w)));
+          expect(await s.getApp(appid)).toMatchObject({ name: 'old', dailyQuota: 3, retainDays: null });
+          expect(await s.updateApp(appid, { retainDays: 40 })).toMatchObject({ name: 'old', retainDays: 40 });
           const tables = (await s.connection.rows<{ name: string }>(sql`SELECT name FROM system.tables WHERE database = ${s.connection.target.database}`)).map((r) => r.name);
           expect(tables.filter((n) => /^user_(days|first)/.test(n))).toEqual([]);
         } finally {
@@ -351,6 +357,84 @@ export function registerScenarios(url: () => string): void {
       } finally {
         await dropDatabase(old);
       }
+    }, 120_000);
+  });
+
+  describe('personal data on ClickHouse', () => {
+    let store: ClickHouseStore;
+    beforeAll(async () => {
+      store = await ClickHouseStore.open(url());
+    });
+    afterAll(() => store?.close());
+
+    /** Connections to each server holding rows: every shard in cluster mode, else the one server. */
+    function servers(): { c: Connection; table: (t: string) => Sql; close: () => Promise<void> }[] {
+      if (!store.connection.clustered) return [{ c: store.connection, table: (t) => store.connection.table(t), close: async () => undefined }];
+      return shardEndpoints().map((http) => {
+        const c = connectTo(url(), http);
+        return { c, table: (t: string) => c.table(`${t}_local`), close: () => c.close() };
+      });
+    }
+
+    it('leaves no row of a deleted user in any table of any server, and no mutation running', async () => {
+      const appid = freshAppid();
+      const victim = `victim_${appid}`;
+      const events = Array.from({ length: 60 }, (_, i) =>
+        visit({ openid: i % 3 ? `keep${i % 7}` : victim, time: BASE_MS + (i % 20) * DAY + i, eventId: `${i % 3 ? 'k' : victim}-${i}`, session: `s-${victim}`, gender: 1 }),
+      );
+      await store.append(appid, events);
+      await store.prune([{ appid, beforeDay: BASE_DAY + 5 }]); // the victim gets a kept first day too
+      const r = await store.deleteUsers(appid, [victim]);
+      expect(r.users).toBe(1);
+      expect(r.events).toBe(events.filter((e) => e.openid === victim && e.day >= BASE_DAY + 5).length);
+      const ids = events.filter((e) => e.openid === victim).map((e) => e.eventId ?? '');
+      let keptRows = 0;
+      for (const s of servers()) {
+        try {
+          for (const t of ['events', 'user_chain', 'kept_first_days']) {
+            const n = await s.c.rows<{ n: string }>(sql`SELECT count() AS n FROM ${s.table(t)} WHERE appid = ${appid} AND openid = ${victim}`);
+            expect(Number(n[0]?.n), t).toBe(0);
+          }
+          const e = await s.c.rows<{ n: string }>(sql`SELECT count() AS n FROM ${s.table('event_ids')} WHERE appid = ${appid} AND event_id IN ${list(ids)}`);
+          expect(Number(e[0]?.n), 'event_ids').toBe(0);
+          const m = await s.c.rows<{ n: string }>(sql`SELECT count() AS n FROM system.mutations WHERE database = ${s.c.target.database} AND is_done = 0`);
+          expect(Number(m[0]?.n), 'mutations left').toBe(0);
+          const k = await s.c.rows<{ n: string }>(sql`SELECT count() AS n FROM ${s.table('events')} WHERE appid = ${appid}`);
+          keptRows += Number(k[0]?.n);
+        } finally {
+          await s.close();
+        }
+      }
+      expect(keptRows).toBe(events.filter((e) => e.openid !== victim && e.day >= BASE_DAY + 5).length);
+    }, 120_000);
+
+    it('rebuilds a pruned app chain from its events with the kept first days and dormant users', async () => {
+      const appid = freshAppid();
+      const events = Array.from({ length: 90 }, (_, i) =>
+        visit({ openid: `p${i % 9}`, time: BASE_MS + ((i * 5) % 30) * DAY + i, eventId: `p-${i}`, gender: i % 3, city: i % 2 ? 4401 : 0 }),
+      );
+      // Every visit of `dormant` falls before the cut: after the prune only its first day is left.
+      events.push(visit({ openid: 'dormant', time: BASE_MS + DAY, gender: 1 }), visit({ openid: 'dormant', time: BASE_MS + 3 * DAY, gender: 1 }));
+      const cut = BASE_DAY + 12;
+      await store.append(appid, events);
+      await store.prune([{ appid, beforeDay: cut }]);
+      const ws = [
+        { begin: cut, end: cut + 6 },
+        { begin: cut + 5, end: cut + 5 },
+        { begin: cut, end: cut + 17 },
+      ];
+      const before = await Promise.all(ws.map(async (w) => canonical(await store.portrait(appid, w))));
+      await rebuildChain(store.connection, appid);
+      expect(await derivedCounts(store.connection, appid)).toEqual({ stored: events.filter((e) => e.day >= cut).length, derived: events.filter((e) => e.day >= cut).length });
+      for (const [i, w] of ws.entries()) expect(canonical(await store.portrait(appid, w))).toEqual(before[i]);
+      for (const w of ws) expect(canonical(await store.portrait(appid, w))).toEqual(canonical(referencePortrait(events, w)));
+      // Every user seen before the cut and back after the rebuild is not new; a new one is.
+      const back = [...new Set(events.map((e) => e.openid))].map((u, i) => visit({ openid: u, time: BASE_MS + 29 * DAY + i, gender: 2 }));
+      back.push(visit({ openid: 'brand-new', time: BASE_MS + 29 * DAY + 99, gender: 2 }));
+      await store.append(appid, back);
+      const day = { begin: BASE_DAY + 29, end: BASE_DAY + 29 };
+      expect(canonical(await store.portrait(appid, day))).toEqual(canonical(referencePortrait([...events, ...back], day)));
+      expect((await store.portrait(appid, day)).find((c) => c.dimension === 'genders' && c.key === 2)?.new).toBe(1);
     }, 120_000);
   });
 }

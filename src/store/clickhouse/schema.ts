@@ -279,9 +279,30 @@ export const MIGRATIONS: readonly Migration[] = [
     // Existing data keeps answering: every app's chain is built from its stored events (the truth). A rebuild
     // starts by cancelling whatever an interrupted attempt left, so running it again is safe.
     run: async (c, keepAlive) => {
-      for (const appid of await appsWithEvents(c)) await rebuildChain(c, appid, keepAlive);
+      for (const appid of await appsWithEvents(c)) await rebuildChain(c, appid, keepAlive, { keptFirstDays: false });
     },
   },
   // The analysis family's tables (see analysisSchema.ts), numbered after its issue (14) like 11 and 15.
   ANALYSIS_MIGRATION,
+  {
+    // Issue 17: personal data over its life.
+    version: 17,
+    name: 'retention per app, first days kept by retention, mutations of every shard',
+    statements: (c) => [
+      // First days of users whose first events retention dropped (personal.ts): rebuilding a chain from events
+      // reads them, so "new user" stays right. Sharded like `user_chain`, so a user's rows meet on one shard.
+      ...createTable(
+        c,
+        'kept_first_days',
+        sql`(appid String, openid String, first_day Date) ENGINE = ReplacingMergeTree() ORDER BY (appid, openid)`,
+        sql`cityHash64(appid, openid)`,
+      ),
+      // Every shard's `system.mutations`, to wait until deletions have finished everywhere.
+      ...(c.cluster
+        ? [sql`CREATE TABLE IF NOT EXISTS ${c.table('cluster_mutations')}${c.onCluster} AS system.mutations ENGINE = Distributed(${c.cluster}, system, mutations)`]
+        : []),
+      // Days of events an app keeps; 0 keeps everything.
+      ...addColumn(c, 'apps', sql`retain_days UInt32 DEFAULT 0`),
+    ],
+  },
 ];

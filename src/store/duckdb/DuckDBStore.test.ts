@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { VisitEvent } from '../../domain/event.ts';
 import { BASE_DAY, BASE_MS, describeStoreContract, freshAppid, visit } from '../contract.suite.ts';
+import { describeLifecycleContract } from '../lifecycle.contract.suite.ts';
 import { VALUE_BITS } from '../packing.ts';
 import { canonical, referencePortrait } from '../referencePortrait.ts';
 import { DuckDBStore } from './DuckDBStore.ts';
@@ -15,6 +16,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let opened = 0;
 describeStoreContract('DuckDB', (opts) => DuckDBStore.create(join(dir, opts ? `contract-${++opened}.duckdb` : 'contract.duckdb'), opts));
+
+let empties = 0;
+describeLifecycleContract(
+  'DuckDB',
+  () => DuckDBStore.create(join(dir, 'lifecycle.duckdb')),
+  async () => {
+    const store = await DuckDBStore.create(join(dir, `empty-${++empties}.duckdb`));
+    return { store, dispose: () => store.close() };
+  },
+);
 
 describe('DuckDB file', () => {
   it('keeps events, derived state and apps across a close and reopen', async () => {
@@ -31,6 +42,55 @@ describe('DuckDB file', () => {
     const c = await s.portrait(appid, { begin: BASE_DAY, end: BASE_DAY });
     expect(c.find((x) => x.dimension === 'genders')).toMatchObject({ key: 1, active: 1, new: 1 });
     await s.close();
+  });
+});
+
+describe('DuckDB compaction interrupted by a crash', () => {
+  it('finishes a swap whose copy was ready (the old log is dropped), and drops a copy that was not', async () => {
+    const appid = freshAppid();
+    const events = Array.from({ length: 40 }, (_, i) => visit({ openid: `c${i % 6}`, time: BASE_MS + (i % 9) * 86_400_000 + i, eventId: `c${i}`, gender: 1 }));
+    const path = join(dir, 'crashed.duckdb');
+    let s = await DuckDBStore.create(path);
+    await s.append(appid, events.slice(0, 30));
+    await s.close();
+    // The state a crash leaves after `markReady`: the old file and its log, and a complete copy holding more.
+    const inst = await DuckDBInstance.create(path);
+    const c = await inst.connect();
+    await c.run(`ATTACH '${path}.compact-ready' AS ready`);
+    await c.run('COPY FROM DATABASE crashed TO ready');
+    c.closeSync();
+    inst.closeSync();
+    const r = await DuckDBInstance.create(`${path}.compact-ready`);
+    const rc = await r.connect();
+    const top = Number((await rc.runAndReadAll('SELECT max(seq) FROM events')).getRows()[0]?.[0]);
+    for (const [i, e] of events.slice(30).entries()) {
+      await rc.run(
+        `INSERT INTO events (seq, appid, event_id, openid, time, day, gender, age_bucket, platform_id, province, city, type, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, 0, 0, 'visit', 0)`,
+        [BigInt(top + i + 1), appid, e.eventId, e.openid, BigInt(e.time), e.day, e.gender],
+      );
+    }
+    rc.closeSync();
+    r.closeSync();
+    writeFileSync(`${path}.wal`, 'not a log of the ready copy');
+    s = await DuckDBStore.create(path);
+    try {
+      expect(await s.countEvents(appid)).toBe(40);
+      expect(canonical(await s.portrait(appid, { begin: BASE_DAY, end: BASE_DAY + 29 }))).toEqual(canonical(referencePortrait(events, { begin: BASE_DAY, end: BASE_DAY + 29 })));
+    } finally {
+      await s.close();
+    }
+    expect(existsSync(`${path}.compact-ready`)).toBe(false);
+
+    // A copy still being written when the crash came: thrown away, the file is as it was.
+    writeFileSync(`${path}.compact`, 'half a copy');
+    s = await DuckDBStore.create(path);
+    try {
+      expect(await s.countEvents(appid)).toBe(40);
+    } finally {
+      await s.close();
+    }
+    expect(existsSync(`${path}.compact`)).toBe(false);
   });
 });
 

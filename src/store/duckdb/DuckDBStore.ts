@@ -5,16 +5,19 @@ import type { DistributionCount, PageCounts, RetentionCounts, SummaryCounts, Tre
 import type { VisitEvent } from '../../domain/event.ts';
 import type { PortraitCount } from '../../domain/portrait.ts';
 import type { Window } from '../../domain/window.ts';
+import type { FirstSeen, PruneCut, Pruned, SnapshotCounts, SnapshotSink, StoreContents, UsersDeleted } from '../lifecycle.ts';
 import type { AppPatch, AppRecord, TokenKind, TokenRecord } from '../records.ts';
 import { Serial } from '../serial.ts';
 import type { AppendResult, EventStats, Store, StoreOptions } from '../store.ts';
 import { appendEvents, type AppendRequest, loadEventIdFilter } from './appendEvents.ts';
 import { DuckDBAnalysis } from './DuckDBAnalysis.ts';
 import { admitDevices, type Admission } from '../deviceCap.ts';
+import { abandonCopy, catchUp, copyLive, markReady, recoverCompaction, swapFiles } from './compact.ts';
 import { DeviceDictionaries } from './deviceDictionary.ts';
 import type { EventIdFilter } from './eventIdFilter.ts';
 import { derivePending } from './derive.ts';
 import { DeriveQueue, type DeriveStep } from './deriveQueue.ts';
+import { deleteUsersIn, keptFirstSeen, pruneIn, restoreFirstSeenIn } from './personal.ts';
 import { DeviceNames, portraitCounts } from './portraitQuery.ts';
 import { duckdb } from './nodeApi.ts';
 import { MIGRATIONS } from './schema.ts';
@@ -50,6 +53,7 @@ function appFromRow(r: Row): AppRecord {
     collect: r.collect !== false,
     dailyQuota: num(r.daily_quota),
     createdAt: num(r.created_at),
+    retainDays: r.retain_days === null || r.retain_days === undefined ? null : num(r.retain_days),
   };
 }
 
@@ -64,8 +68,13 @@ function tokenFromRow(r: Row): TokenRecord {
   };
 }
 
+/** DuckDB settings of the store's instance (kept to reopen the file after a compaction). */
+type InstanceSettings = Record<string, string>;
+
 /** Options of the embedded store (the server passes its configuration; see src/config.ts). */
 export interface DuckDBStoreOptions extends StoreOptions {
+  /** More DuckDB settings for the instance (tests use `force_compression`). */
+  settings?: InstanceSettings;
   /** Reader connections for queries (default 3). */
   readers?: number;
   /** DuckDB's buffer pool (default 512MB). */
@@ -97,10 +106,17 @@ const PORTRAIT_PRIORITY_MS = 1_000;
  * Apps are isolated by construction: everything open-ended in the derived tables (users, device names) is numbered
  * per app, with at most `maxDeviceNames` device names per app, and each app is derived on its own (see
  * DeriveQueue), so no volume of one app's input changes another app's answers or makes its portraits wait.
+ *
+ * Deletions, retention and snapshots (`maintenance`) run one at a time; deletions and retention end with a
+ * compaction (compact.ts) that replaces the file, and so the instance and its connections, under every connection's
+ * lock (the derive loop is held between two steps: `holdDerive`).
  */
 export class DuckDBStore implements Store {
   readonly backend = 'duckdb' as const;
   private readonly writes = new Serial();
+  private readonly maintenance = new Serial();
+  /** Holders of the deriving connection (maintenance): while any, the derive loop runs no step. */
+  private deriveHeld = 0;
   private nextSeq = 1;
   private closed = false;
   private closing = false;
@@ -136,12 +152,13 @@ export class DuckDBStore implements Store {
   private analysisTimer: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly instance: DuckDBInstance,
-    private readonly writer: DuckDBConnection,
-    private readonly deriver: DuckDBConnection,
+    private instance: DuckDBInstance,
+    private writer: DuckDBConnection,
+    private deriver: DuckDBConnection,
     private readonly readers: { conn: DuckDBConnection; serial: Serial }[],
     readonly path: string,
     opts: DuckDBStoreOptions,
+    private readonly settings: InstanceSettings,
   ) {
     this.maxDeviceNames = Math.min(MAX_DEVICE_NAMES_LIMIT, Math.max(1, opts.maxDeviceNames ?? DEFAULT_MAX_DEVICE_NAMES));
     this.maxDeriveBacklog = Math.max(1, opts.maxDeriveBacklog ?? DEFAULT_MAX_DERIVE_BACKLOG);
@@ -154,16 +171,21 @@ export class DuckDBStore implements Store {
    * DuckDB settings: `memory_limit` (default here 512 MB, DuckDB's own is 80 % of RAM) bounds DuckDB's buffer pool,
    * so a bulk import or a long-running server does not keep the whole file cached; portraits need little memory.
    * `checkpoint_threshold` 64 MB (DuckDB's is 16 MB): fewer, larger checkpoints make appends about a third
-   * cheaper; the write-ahead log replayed after a crash is at most that large.
+   * cheaper; the write-ahead log replayed after a crash is at most that large. A compaction that a crash interrupted
+   * is finished or undone first (compact.ts).
    */
   static async create(path: string, opts: DuckDBStoreOptions = {}): Promise<DuckDBStore> {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const instance = await duckdb.DuckDBInstance.create(path, { checkpoint_threshold: '64MB', memory_limit: opts.memoryLimit ?? '512MB' });
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true });
+      recoverCompaction(path);
+    }
+    const settings: InstanceSettings = { checkpoint_threshold: '64MB', memory_limit: opts.memoryLimit ?? '512MB', ...opts.settings };
+    const instance = await duckdb.DuckDBInstance.create(path, settings);
     const writer = await instance.connect();
     const deriver = await instance.connect();
     const readers = [];
     for (let i = 0; i < (opts.readers ?? 3); i++) readers.push({ conn: await instance.connect(), serial: new Serial() });
-    const store = new DuckDBStore(instance, writer, deriver, readers, path, opts);
+    const store = new DuckDBStore(instance, writer, deriver, readers, path, opts, settings);
     await store.migrate();
     await store.loadCounters();
     await store.analysis.load(store.writer);
@@ -190,16 +212,22 @@ export class DuckDBStore implements Store {
 
   /** Sequence and app numbers, and each app's derive progress and pending events (from before a restart). */
   private async loadCounters(): Promise<void> {
+    this.nextSeq = num((await this.writer.runAndReadAll('SELECT coalesce(max(seq), 0) AS s FROM events')).getRowObjects()[0]?.s) + 1;
+    for (const p of await this.readProgress()) {
+      this.appNumbers.set(p.appid, p.app);
+      this.nextApp = Math.max(this.nextApp, p.app + 1);
+      this.queue.add({ appid: p.appid, app: p.app, derived: p.derived, hasProgressRow: p.hasProgressRow }, p.pending);
+    }
+  }
+
+  /** Each app's number and derive progress as the file has them, with the events not derived yet. */
+  private async readProgress(): Promise<
+    { appid: string; app: number; derived: number; hasProgressRow: boolean; pending: { end: number; count: number } | undefined }[]
+  > {
     const rows = async (sql: string) => (await this.writer.runAndReadAll(sql)).getRowObjects();
-    this.nextSeq = num((await rows('SELECT coalesce(max(seq), 0) AS s FROM events'))[0]?.s) + 1;
     const apps = await rows('SELECT n.appid, n.app, d.last_seq FROM app_numbers n LEFT JOIN app_derive d ON d.app = n.app');
     let lowest = Infinity;
-    for (const r of apps) {
-      const app = num(r.app);
-      this.appNumbers.set(str(r.appid), app);
-      this.nextApp = Math.max(this.nextApp, app + 1);
-      lowest = Math.min(lowest, r.last_seq === null ? 0 : num(r.last_seq));
-    }
+    for (const r of apps) lowest = Math.min(lowest, r.last_seq === null ? 0 : num(r.last_seq));
     const pending = new Map<string, { end: number; count: number }>();
     if (apps.length > 0 && lowest < this.nextSeq - 1) {
       const r = await rows(
@@ -210,13 +238,13 @@ export class DuckDBStore implements Store {
       );
       for (const p of r) pending.set(str(p.appid), { end: num(p.m), count: num(p.n) });
     }
-    for (const r of apps) {
-      const appid = str(r.appid);
-      this.queue.add(
-        { appid, app: num(r.app), derived: r.last_seq === null ? 0 : num(r.last_seq), hasProgressRow: r.last_seq !== null },
-        pending.get(appid),
-      );
-    }
+    return apps.map((r) => ({
+      appid: str(r.appid),
+      app: num(r.app),
+      derived: r.last_seq === null ? 0 : num(r.last_seq),
+      hasProgressRow: r.last_seq !== null,
+      pending: pending.get(str(r.appid)),
+    }));
   }
 
   /**
@@ -414,7 +442,7 @@ export class DuckDBStore implements Store {
    * in; a portrait or a held-back append asks for it at once).
    */
   private kickDerive(delayMs: number): void {
-    if (this.closed || this.deriveLoop) return;
+    if (this.closed || this.deriveLoop || this.deriveHeld > 0) return;
     if (delayMs > 0) {
       if (this.deriveTimer) return;
       this.deriveTimer = setTimeout(() => {
@@ -441,7 +469,7 @@ export class DuckDBStore implements Store {
   private async runDeriveLoop(): Promise<void> {
     for (;;) {
       const step = this.queue.next(Date.now());
-      if (!step || this.closed) return;
+      if (!step || this.closed || this.deriveHeld > 0) return;
       if (this.portraitsRunning > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, PORTRAIT_PRIORITY_MS);
@@ -602,16 +630,11 @@ export class DuckDBStore implements Store {
 
   async createApp(app: AppRecord): Promise<void> {
     await this.write((c) =>
-      c.run('INSERT INTO apps VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
-        app.appid,
-        app.name,
-        app.secretHash,
-        app.secretSealed,
-        app.env,
-        BigInt(app.dailyQuota),
-        BigInt(app.createdAt),
-        app.collect,
-      ]),
+      c.run(
+        `INSERT INTO apps (appid, name, secret_hash, secret_sealed, env, daily_quota, created_at, collect, retain_days)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [app.appid, app.name, app.secretHash, app.secretSealed, app.env, BigInt(app.dailyQuota), BigInt(app.createdAt), app.collect, app.retainDays ?? null],
+      ),
     );
   }
 
@@ -637,6 +660,7 @@ export class DuckDBStore implements Store {
     if (patch.secretHash !== undefined) cols.push(['secret_hash', patch.secretHash]);
     if (patch.secretSealed !== undefined) cols.push(['secret_sealed', patch.secretSealed]);
     if (patch.collect !== undefined) cols.push(['collect', patch.collect]);
+    if (patch.retainDays !== undefined) cols.push(['retain_days', patch.retainDays]);
     if (cols.length > 0) {
       const set = cols.map(([k], i) => `${k} = $${i + 2}`).join(', ');
       await this.write((c) => c.run(`UPDATE apps SET ${set} WHERE appid = $1`, [appid, ...cols.map(([, v]) => v)]));
@@ -762,9 +786,230 @@ export class DuckDBStore implements Store {
     return num(r[0]?.calls);
   }
 
+  // ---- personal data over its life
+
+  /**
+   * Holds the deriving connection for maintenance: the derive loop finishes the step it runs and starts no other
+   * until released (then it goes on with whatever is pending). Steps the holder needs, it runs itself.
+   */
+  private async holdDerive(): Promise<() => void> {
+    this.deriveHeld++;
+    if (this.deriveTimer) clearTimeout(this.deriveTimer);
+    this.deriveTimer = undefined;
+    await this.deriveLoop;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.deriveHeld === 0 && this.queue.hasPending()) this.kickDerive(0);
+    };
+  }
+
+  /** Folds every stored event of the app into the derived tables, on the held deriving connection. */
+  private async deriveAllOf(appid: string): Promise<void> {
+    for (;;) {
+      const p = this.queue.get(appid);
+      if (!p || p.pending === 0) return;
+      // Someone waiting for the app makes the queue pick it first.
+      const waiting = this.queue.until(appid, this.queue.appendedUpto(appid)).catch(() => undefined);
+      const step = this.queue.next(Number.MAX_SAFE_INTEGER);
+      if (!step) throw new Error(`the events of app ${appid} cannot be folded in`);
+      const before = step.progress.derived;
+      await this.deriveStep(step);
+      if (step.progress.appid === appid && step.progress.derived === before) {
+        throw new Error(`the events of app ${appid} cannot be folded into the derived tables; nothing was deleted`);
+      }
+      void waiting;
+    }
+  }
+
+  /**
+   * Runs `fn` on the writer connection in one transaction, with every stored event of the app folded into the derived
+   * tables (so derived rows of what `fn` deletes exist to be deleted) and nothing else writing meanwhile: the deriving
+   * connection held, then the writer. The app's backlog is folded before the writer is taken, so appends wait only
+   * for what arrived meanwhile.
+   */
+  private async withAppDerived<T>(appid: string, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('the store is closed');
+    const releaseDerive = await this.holdDerive();
+    try {
+      await this.deriveAllOf(appid);
+      const releaseWrite = await this.writes.hold();
+      try {
+        if (this.closed) throw new Error('the store is closed');
+        await this.deriveAllOf(appid);
+        await this.writer.run('BEGIN TRANSACTION');
+        try {
+          const out = await fn(this.writer);
+          await this.writer.run('COMMIT');
+          return out;
+        } catch (e) {
+          await this.writer.run('ROLLBACK').catch(() => undefined);
+          throw e;
+        }
+      } finally {
+        releaseWrite();
+      }
+    } finally {
+      releaseDerive();
+    }
+  }
+
+  async deleteUsers(appid: string, openids: readonly string[]): Promise<UsersDeleted> {
+    if (openids.length === 0) return { users: 0, events: 0 };
+    return this.maintenance.run(async () => {
+      const r = await this.withAppDerived(appid, (c) => deleteUsersIn(c, appid, openids));
+      if (r.users > 0) await this.compactAfter('the users were deleted');
+      return r;
+    });
+  }
+
+  async prune(cuts: readonly PruneCut[]): Promise<Pruned[]> {
+    return this.maintenance.run(async () => {
+      const out: Pruned[] = [];
+      for (const cut of cuts) {
+        const r = await this.withAppDerived(cut.appid, (c) => pruneIn(c, cut.appid, cut.beforeDay));
+        out.push({ appid: cut.appid, beforeDay: cut.beforeDay, ...r });
+      }
+      if (out.some((p) => p.events > 0)) await this.compactAfter('the old events were deleted');
+      return out;
+    });
+  }
+
+  /** Compacts after a deletion that is already committed, saying so if the compaction fails. */
+  private async compactAfter(what: string): Promise<void> {
+    try {
+      await this.compact();
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`${what}, but writing the database file afresh failed (${why}): their bytes stay in ${this.path} until a later deletion or prune succeeds`);
+    }
+  }
+
+  /**
+   * Writes the file afresh (compact.ts) so that deleted rows are gone from it: the copy is made while appends and
+   * derives go on; then, holding every connection, the copy catches up, the old instance closes (its write-ahead log
+   * checkpointed and gone) and the copy is renamed over the file and opened in its place.
+   */
+  private async compact(): Promise<void> {
+    if (this.path === ':memory:') return;
+    const copier = await this.instance.connect();
+    try {
+      await copyLive(copier, this.path);
+    } catch (e) {
+      await abandonCopy(copier, this.path);
+      copier.closeSync();
+      throw e;
+    }
+    const releases = [await this.holdDerive(), await this.writes.hold()];
+    for (const r of this.readers) releases.push(await r.serial.hold());
+    try {
+      try {
+        await catchUp(copier);
+      } catch (e) {
+        await abandonCopy(copier, this.path);
+        throw e;
+      } finally {
+        copier.closeSync();
+      }
+      // The copy holds everything now. The old instance closes without a checkpoint (that work would be thrown
+      // away); its log stays until the copy has taken the file's place (compact.ts: swapFiles, recoverCompaction).
+      markReady(this.path);
+      await this.writer.run('PRAGMA disable_checkpoint_on_shutdown');
+      for (const r of this.readers) r.conn.closeSync();
+      this.deriver.closeSync();
+      this.writer.closeSync();
+      this.instance.closeSync();
+      let failed: unknown;
+      try {
+        swapFiles(this.path);
+      } catch (e) {
+        failed = e;
+      }
+      // The copy, or (if it could not take the file's place) the file as it was: opened either way.
+      this.instance = await duckdb.DuckDBInstance.create(this.path, this.settings);
+      this.writer = await this.instance.connect();
+      this.deriver = await this.instance.connect();
+      for (const r of this.readers) r.conn = await this.instance.connect();
+      // The copy's derived tables are those of its snapshot (app numbers and device dictionaries, written with the
+      // events, were copied whole): each app is derived again from the copy's position.
+      for (const p of await this.readProgress()) this.queue.rewind(p.appid, p.derived, p.hasProgressRow, p.pending);
+      this.maxUids.clear();
+      if (failed) throw failed;
+    } finally {
+      for (const release of releases.reverse()) release();
+    }
+  }
+
+  async snapshot(sink: SnapshotSink, now: number): Promise<SnapshotCounts> {
+    return this.maintenance.run(async () => {
+      if (this.closed) throw new Error('the store is closed');
+      const conn = await this.instance.connect();
+      const counts: SnapshotCounts = { apps: 0, tokens: 0, usage: 0, firstSeen: 0, events: 0 };
+      try {
+        // One read transaction: everything below is read from the same snapshot while appends go on.
+        await conn.run('BEGIN TRANSACTION');
+        const all = async (q: string, v: DuckDBValue[] = []) => (await conn.runAndReadAll(q, v)).getRowObjects();
+        const apps = (await all('SELECT * FROM apps ORDER BY created_at, appid')).map(appFromRow);
+        for (const a of apps) await sink.app(a);
+        counts.apps = apps.length;
+        for (const t of await all('SELECT * FROM tokens WHERE expires_at > $1 ORDER BY issued_at, hash', [BigInt(now)])) {
+          await sink.token(tokenFromRow(t));
+          counts.tokens++;
+        }
+        for (const u of await all('SELECT * FROM usage ORDER BY appid, api, day')) {
+          await sink.usage({ appid: str(u.appid), api: str(u.api), day: num(u.day), calls: num(u.calls) });
+          counts.usage++;
+        }
+        const appids = (await all('SELECT DISTINCT appid FROM events UNION SELECT appid FROM apps ORDER BY appid')).map((r) => str(r.appid));
+        for (const appid of appids) {
+          const kept = await keptFirstSeen(conn, appid);
+          if (kept.length > 0) await sink.firstSeen(appid, kept);
+          counts.firstSeen += kept.length;
+          let after = 0n;
+          for (;;) {
+            const rows = await all('SELECT * FROM events WHERE appid = $1 AND seq > $2 ORDER BY seq LIMIT 10000', [appid, after]);
+            if (rows.length === 0) break;
+            after = BigInt(num(rows[rows.length - 1]?.seq));
+            counts.events += rows.length;
+            await sink.events(appid, rows.map(eventFromRow));
+          }
+        }
+        await conn.run('COMMIT');
+        return counts;
+      } finally {
+        conn.closeSync();
+      }
+    });
+  }
+
+  async restoreFirstSeen(appid: string, rows: readonly FirstSeen[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.withAppDerived(appid, async (c) => {
+      // An app new here gets its number as at its first append.
+      let app = this.appNumbers.get(appid);
+      if (app === undefined) {
+        app = this.nextApp++;
+        await c.run('INSERT INTO app_numbers VALUES ($1, $2)', [appid, app]);
+        this.appNumbers.set(appid, app);
+        this.queue.add({ appid, app, derived: this.nextSeq - 1, hasProgressRow: false });
+      }
+      await restoreFirstSeenIn(c, app, rows);
+      // Users were numbered here: the next derive step reads the app's largest uid again.
+      this.maxUids.delete(app);
+    });
+  }
+
+  async contents(): Promise<StoreContents> {
+    const r = await this.rows('SELECT (SELECT count(*) FROM apps) AS a, (SELECT count(*) FROM tokens) AS t, (SELECT count(*) FROM events) AS e');
+    return { apps: num(r[0]?.a), tokens: num(r[0]?.t), events: num(r[0]?.e) };
+  }
+
   async close(): Promise<void> {
     if (this.closed || this.closing) return;
     this.closing = true;
+    // A deletion, prune or snapshot under way finishes first (a compaction replaces the connections).
+    await this.maintenance.run(async () => undefined);
     // Let queued writes finish, then fold what is pending so the next start has nothing to catch up on.
     await this.writes.run(async () => undefined);
     await this.derive().catch(() => undefined);

@@ -155,6 +155,20 @@ export class DeriveQueue {
     }
   }
 
+  /**
+   * The store's file was replaced by a copy whose derived tables are older (a compaction, see compact.ts): the app is
+   * derived again from `derived`, with `pending` the events after it (whoever waits keeps waiting for their target).
+   */
+  rewind(appid: string, derived: number, hasProgressRow: boolean, pending: { end: number; count: number } | undefined): void {
+    const p = this.apps.get(appid);
+    if (!p || derived >= p.derived) return;
+    p.derived = derived;
+    p.hasProgressRow = hasProgressRow;
+    p.runs = pending && pending.count > 0 ? [pending] : [];
+    p.pending = pending?.count ?? 0;
+    p.retryAt = 0;
+  }
+
   /** Rejects every waiter (the store is closing). */
   rejectAll(err: unknown): void {
     for (const w of this.waiters.splice(0)) w.reject(err);

@@ -207,4 +207,9 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // Migration 7 (issue 14): the analysis family's tables (see analysisSchema.ts).
   ANALYSIS_MIGRATION,
+  // Migration 8: retention per app (issue 17): events older than `retain_days` Shanghai days are dropped by the
+  // daily prune; NULL keeps everything.
+  `
+  ALTER TABLE apps ADD COLUMN retain_days INTEGER;
+  `,
 ];
