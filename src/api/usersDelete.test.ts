@@ -19,6 +19,18 @@ const NOW = Date.UTC(2026, 10, 28, 2, 0, 0);
 const TODAY = dayOf(NOW);
 const PORTRAIT = '/datacube/getweanalysisappiduserportrait';
 
+/** The rest of the analysis family: path, begin and end (yesterday, the last whole week and month before now). */
+const ANALYSIS_CALLS: readonly (readonly [string, string, string])[] = [
+  ['getweanalysisappiddailysummarytrend', formatDay(TODAY - 1), formatDay(TODAY - 1)],
+  ['getweanalysisappiddailyvisittrend', formatDay(TODAY - 1), formatDay(TODAY - 1)],
+  ['getweanalysisappidweeklyvisittrend', '20261116', '20261122'],
+  ['getweanalysisappidmonthlyvisittrend', '20261001', '20261031'],
+  ['getweanalysisappidvisitdistribution', formatDay(TODAY - 1), formatDay(TODAY - 1)],
+  ['getweanalysisappidvisitpage', formatDay(TODAY - 1), formatDay(TODAY - 1)],
+  ['getweanalysisappiddailyretaininfo', formatDay(TODAY - 8), formatDay(TODAY - 8)],
+  ['getweanalysisappidweeklyretaininfo', '20261109', '20261115'],
+];
+
 const iso = (day: number, minute: number) => new Date(startOfDay(day) + minute * 60_000).toISOString();
 
 /** Keeps every log line. */
@@ -38,6 +50,11 @@ function visitsOf(openid: string, days: number, salt: number): Record<string, un
     event_id: `evt-${openid}-${i}`,
     session: `ses-${openid}-${i % 3}`,
     note: `note-${openid}`,
+    // Pages and kinds for the analysis family (a page of the user's own carries the openid into its tables).
+    page: i % 4 === 3 ? `pages/me/${openid}` : ['pages/index/index', 'pages/list/list', 'pages/detail/detail'][(i + salt) % 3],
+    type: i % 5 === 4 ? 'share' : 'visit',
+    stay: (i * 13 + salt) % 90,
+    scene: [1001, 1089, 1007][(i + salt) % 3],
     gender: (i + salt) % 3,
     age: 18 + ((i + salt) % 40),
     province: ['广东', '北京', '浙江'][(i + salt) % 3],
@@ -64,6 +81,8 @@ for (const variant of ['as configured', 'strings stored uncompressed'] as const)
     let t: TestServer;
     let appid: string;
     let token: string;
+    /** An app that got the same events except the victim's: the oracle for the analysis family. */
+    let witnessToken: string;
     const victim = `vic_${randomBytes(10).toString('hex')}`;
     const other = `ctl_${randomBytes(10).toString('hex')}`;
     const crowd = Array.from({ length: 12 }, (_, i) => `user${i}_${randomBytes(4).toString('hex')}`);
@@ -80,6 +99,10 @@ for (const variant of ['as configured', 'strings stored uncompressed'] as const)
       const records = [...visitsOf(victim, 30, 1), ...visitsOf(other, 20, 2), ...crowd.flatMap((u, i) => visitsOf(u, 8, i + 3))];
       const r = await t.post(`/v1/events?access_token=${token}`, records);
       expect(r.json).toMatchObject({ errcode: 0, accepted: records.length, rejected: [] });
+      const witness = await t.newApp();
+      witnessToken = await t.token(witness.appid, witness.secret);
+      const theirs = records.filter((e) => e.openid !== victim);
+      expect((await t.post(`/v1/events?access_token=${witnessToken}`, theirs)).json).toMatchObject({ errcode: 0, accepted: theirs.length });
     });
     afterAll(async () => {
       await t.stop();
@@ -123,6 +146,10 @@ for (const variant of ['as configured', 'strings stored uncompressed'] as const)
         const r = await t.post(`${PORTRAIT}?access_token=${token}`, { begin_date: formatDay(b), end_date: formatDay(e) });
         expect(r.json).toEqual(expected(all, b, e));
       }
+      for (const [path, b, e] of ANALYSIS_CALLS) {
+        const r = await t.post(`/datacube/${path}?access_token=${token}`, { begin_date: b, end_date: e });
+        expect(r.json.errcode ?? 0, path).toBe(0);
+      }
       // On disk before: in the file after a checkpoint (every field, when uncompressed).
       const c = await (t.services.store as DuckDBStore).connect();
       await c.run('CHECKPOINT');
@@ -143,6 +170,14 @@ for (const variant of ['as configured', 'strings stored uncompressed'] as const)
       for (const [b, e] of windows) {
         const res = await t.post(`${PORTRAIT}?access_token=${token}`, { begin_date: formatDay(b), end_date: formatDay(e) });
         expect(res.json, `${b}-${e}`).toEqual(expected(kept, b, e));
+      }
+
+      // The analysis family (cached before) answers as an app that never saw the user does.
+      for (const [path, b, e] of ANALYSIS_CALLS) {
+        const body = { begin_date: b, end_date: e };
+        const mine = await t.post(`/datacube/${path}?access_token=${token}`, body);
+        expect(mine.json.errcode ?? 0, `${path} ${JSON.stringify(mine.json)}`).toBe(0);
+        expect(mine.json, path).toEqual((await t.post(`/datacube/${path}?access_token=${witnessToken}`, body)).json);
       }
 
       // Logged with counts, never with an openid.

@@ -4,12 +4,15 @@
  * `describeLifecycleContract` beside `describeStoreContract`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DistributionCount, EVENT_TYPES, RETAIN_KEYS } from '../domain/analysis.ts';
 import type { VisitEvent } from '../domain/event.ts';
+import { shiftPeriod } from '../domain/period.ts';
 import type { Window } from '../domain/window.ts';
 import { mulberry32 } from '../demo/prng.ts';
 import { BASE_DAY, BASE_MS, freshAppid, visit } from './contract.suite.ts';
 import type { FirstSeen, SnapshotSink, UsageRecord } from './lifecycle.ts';
 import type { AppRecord, TokenRecord } from './records.ts';
+import { referenceDistribution, referencePages, referenceRetention, referenceSummary, referenceTrend } from './referenceAnalysis.ts';
 import { canonical, referencePortrait } from './referencePortrait.ts';
 import type { Store } from './store.ts';
 
@@ -28,6 +31,7 @@ export function lifecycleEvents(seed: number, users: number, days: number, prefi
     let time = BASE_MS + Math.floor(rnd() * days) * DAY + Math.floor(rnd() * (DAY - 1000));
     while (used.has(time)) time++;
     used.add(time);
+    const day = Math.floor((time - BASE_MS) / DAY);
     out.push(
       visit({
         openid: `${prefix}${user}`,
@@ -39,7 +43,13 @@ export function lifecycleEvents(seed: number, users: number, days: number, prefi
         province: pick([0, 11, 44]),
         city: pick([0, 1101, 4401, 4403]),
         device: pick([null, 'OPPO R9', 'Apple iPhone 13', 'Xiaomi 13']),
-        session: `${prefix}${user}-s${i % 5}`,
+        // For the analysis family: sessions of a day (some events without one), visits, opens and shares of pages
+        // (one of them the user's own), stay, scenes.
+        session: rnd() < 0.25 ? null : `${prefix}${user}-d${day}-s${i % 2}`,
+        type: pick([EVENT_TYPES.VISIT, EVENT_TYPES.VISIT, EVENT_TYPES.VISIT, EVENT_TYPES.OPEN, EVENT_TYPES.SHARE]),
+        page: pick([null, 'pages/index/index', 'pages/list/list', 'pages/detail/detail', `pages/me/${prefix}${user}`]),
+        stay: Math.floor(rnd() * 120),
+        scene: pick([null, 1001, 1007, 1089]),
         props: JSON.stringify({ who: `${prefix}${user}` }),
       }),
     );
@@ -73,6 +83,74 @@ async function expectOracle(store: Store, appid: string, events: readonly VisitE
   for (const w of windows) {
     expect(canonical(await store.portrait(appid, w)), `${w.begin - BASE_DAY}..${w.end - BASE_DAY}`).toEqual(canonical(referencePortrait(events, w)));
   }
+}
+
+/**
+ * The analysis family's answers for `days` (trend, summary, distribution, pages of each day), `windows` (trends)
+ * and daily/weekly retention cohorts starting on `cohortDays` (later periods ending by `lastDay`), from the store or
+ * from the reference over `events`; stays rounded (sums may be added in another order).
+ */
+interface AnalysisProbe {
+  days: readonly number[];
+  windows: readonly Window[];
+  cohortDays: readonly number[];
+  lastDay: number;
+}
+
+const round = (x: number) => Math.round(x * 1e6) / 1e6;
+const distribution = (d: readonly DistributionCount[]) => d.filter((c) => c.value > 0).map((c) => `${c.index}|${c.key}|${c.value}`).sort();
+
+function cohorts(p: AnalysisProbe): { cohort: Window; later: Window[] }[] {
+  const out: { cohort: Window; later: Window[] }[] = [];
+  for (const d of p.cohortDays) {
+    const day = { granularity: 'day' as const, begin: d, end: d };
+    out.push({ cohort: day, later: RETAIN_KEYS.day.map((k) => shiftPeriod(day, k)).filter((w) => w.end <= p.lastDay) });
+    const week = { granularity: 'week' as const, begin: d, end: d + 6 };
+    out.push({ cohort: week, later: RETAIN_KEYS.week.map((k) => shiftPeriod(week, k)).filter((w) => w.end <= p.lastDay) });
+  }
+  return out;
+}
+
+export async function storeAnalysis(store: Store, appid: string, p: AnalysisProbe): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const d of p.days) {
+    const t = await store.visitTrend(appid, { begin: d, end: d });
+    out[`trend ${d - BASE_DAY}`] = { ...t, stay: round(t.stay) };
+    out[`summary ${d - BASE_DAY}`] = await store.dailySummary(appid, d);
+    out[`distribution ${d - BASE_DAY}`] = distribution(await store.visitDistribution(appid, d));
+    out[`pages ${d - BASE_DAY}`] = (await store.visitPages(appid, d, 200)).map((x) => ({ ...x, stay: round(x.stay) }));
+  }
+  for (const w of p.windows) {
+    const t = await store.visitTrend(appid, w);
+    out[`trend ${w.begin - BASE_DAY}..${w.end - BASE_DAY}`] = { ...t, stay: round(t.stay) };
+  }
+  for (const { cohort, later } of cohorts(p)) out[`retention ${cohort.begin - BASE_DAY}..${cohort.end - BASE_DAY}`] = await store.retention(appid, cohort, later);
+  return out;
+}
+
+export function referenceAnalysis(events: readonly VisitEvent[], p: AnalysisProbe): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const d of p.days) {
+    const t = referenceTrend(events, { begin: d, end: d });
+    out[`trend ${d - BASE_DAY}`] = { ...t, stay: round(t.stay) };
+    out[`summary ${d - BASE_DAY}`] = referenceSummary(events, d);
+    out[`distribution ${d - BASE_DAY}`] = distribution(referenceDistribution(events, d));
+    out[`pages ${d - BASE_DAY}`] = referencePages(events, d, 200).map((x) => ({ ...x, stay: round(x.stay) }));
+  }
+  for (const w of p.windows) {
+    const t = referenceTrend(events, w);
+    out[`trend ${w.begin - BASE_DAY}..${w.end - BASE_DAY}`] = { ...t, stay: round(t.stay) };
+  }
+  for (const { cohort, later } of cohorts(p)) out[`retention ${cohort.begin - BASE_DAY}..${cohort.end - BASE_DAY}`] = referenceRetention(events, cohort, later);
+  return out;
+}
+
+/** Days, windows and cohorts of [first, last] for `storeAnalysis` (every `step`-th day). */
+export function analysisProbe(first: number, last: number, step: number): AnalysisProbe {
+  const days: number[] = [];
+  for (let d = first; d <= last; d += step) days.push(d);
+  const windows = [7, 30].flatMap((len) => (first + len - 1 <= last ? [{ begin: first, end: first + len - 1 }, { begin: last - len + 1, end: last }] : []));
+  return { days, windows, cohortDays: [first, first + 2 * step].filter((d) => d + 7 <= last), lastDay: last };
 }
 
 /** A sink that keeps everything in memory. */
@@ -139,8 +217,14 @@ export function describeLifecycleContract(label: string, open: () => Promise<Sto
       expect((await exported(store, appid)).some((e) => gone.has(e.openid))).toBe(false);
       const windows = windowsWithin(BASE_DAY, BASE_DAY + 39);
       await expectOracle(store, appid, kept, windows);
+      // The analysis family too: as if they had never been seen.
+      const probe = analysisProbe(BASE_DAY, BASE_DAY + 39, 3);
+      expect(await storeAnalysis(store, appid, probe)).toEqual(referenceAnalysis(kept, probe));
+      expect(JSON.stringify(await storeAnalysis(store, appid, probe))).not.toMatch(/pages\/me\/u[12]"/);
       // The same openids in another app are another app's users.
       await expectOracle(store, other, events, windowsWithin(BASE_DAY, BASE_DAY + 39, 9));
+      const otherProbe = analysisProbe(BASE_DAY + 5, BASE_DAY + 39, 11);
+      expect(await storeAnalysis(store, other, otherProbe)).toEqual(referenceAnalysis(events, otherProbe));
       expect(await store.countEvents(other)).toBe(events.length);
       expect(await store.deleteUsers(appid, ['u1', 'u2'])).toEqual({ users: 0, events: 0 });
       expect(await store.deleteUsers(appid, [])).toEqual({ users: 0, events: 0 });
@@ -166,16 +250,39 @@ export function describeLifecycleContract(label: string, open: () => Promise<Sto
       ]);
       const day = await store.portrait(appid, { begin: BASE_DAY + 33, end: BASE_DAY + 33 });
       expect(day.find((c) => c.dimension === 'genders' && c.key === 2)?.new).toBeGreaterThanOrEqual(1);
+      const probe = { days: [BASE_DAY + 33], windows: [{ begin: BASE_DAY + 4, end: BASE_DAY + 33 }], cohortDays: [BASE_DAY + 26], lastDay: BASE_DAY + 34 };
+      expect(await storeAnalysis(store, appid, probe)).toEqual(referenceAnalysis(now, probe));
+      expect(await store.visitTrend(appid, { begin: BASE_DAY + 33, end: BASE_DAY + 33 })).toMatchObject({ visitUvNew: referenceTrend(now, { begin: BASE_DAY + 33, end: BASE_DAY + 33 }).visitUvNew });
     }, 120_000);
 
     it('prunes: drops exactly the events before the cut, windows from the cut answer as before, first days stay', async () => {
       const appid = freshAppid();
-      const events = lifecycleEvents(31, 10, 60);
-      await appendAll(store, appid, events);
       const cut = BASE_DAY + 25;
+      const cutMs = BASE_MS + 25 * DAY;
+      const MIN = 60_000;
+      const events = [
+        ...lifecycleEvents(31, 10, 60),
+        // Sessions across the cut's midnight (with a value, and without one: 20 minutes apart) belong to the day
+        // before: they must not turn into sessions of the cut day. Another pair just too far apart to be one.
+        visit({ openid: 'night', time: cutMs - 50 * MIN, session: 'late-show', page: 'pages/index/index', type: EVENT_TYPES.VISIT, scene: 1089 }),
+        visit({ openid: 'night', time: cutMs + 10 * MIN, session: 'late-show', page: 'pages/detail/detail', type: EVENT_TYPES.VISIT, stay: 30 }),
+        visit({ openid: 'owl', time: cutMs - 70 * MIN, page: 'pages/list/list', type: EVENT_TYPES.VISIT }),
+        visit({ openid: 'owl', time: cutMs - 45 * MIN, page: 'pages/list/list', type: EVENT_TYPES.VISIT }),
+        visit({ openid: 'owl', time: cutMs - 15 * MIN, page: 'pages/index/index', type: EVENT_TYPES.VISIT }),
+        visit({ openid: 'owl', time: cutMs + 5 * MIN, page: 'pages/detail/detail', type: EVENT_TYPES.VISIT, stay: 12 }),
+        visit({ openid: 'lark', time: cutMs - 20 * MIN, type: EVENT_TYPES.OPEN, scene: 1007 }),
+        visit({ openid: 'lark', time: cutMs + 11 * MIN, type: EVENT_TYPES.VISIT, page: 'pages/index/index' }),
+      ];
+      // What comes after the cut's midnight arrives in a later batch (on ClickHouse: other partial rows of the sessions).
+      const justAfter = (e: VisitEvent) => e.time >= cutMs && e.time < cutMs + 60 * MIN;
+      await appendAll(store, appid, events.filter((e) => !justAfter(e)));
+      await appendAll(store, appid, events.filter(justAfter));
       const windows = windowsWithin(cut, BASE_DAY + 59, 4);
       const before = new Map<string, string[]>();
       for (const w of windows) before.set(`${w.begin}-${w.end}`, canonical(await store.portrait(appid, w)));
+      const probe = analysisProbe(cut, BASE_DAY + 59, 4);
+      const analysisBefore = await storeAnalysis(store, appid, probe);
+      expect(analysisBefore).toEqual(referenceAnalysis(events, probe));
       const old = events.filter((e) => e.day < cut);
       const [r] = await store.prune([{ appid, beforeDay: cut }]);
       expect(r).toEqual({ appid, beforeDay: cut, events: old.length, users: new Set(old.map((e) => e.openid)).size });
@@ -186,6 +293,8 @@ export function describeLifecycleContract(label: string, open: () => Promise<Sto
       for (const w of windows) expect(canonical(await store.portrait(appid, w))).toEqual(before.get(`${w.begin}-${w.end}`));
       // "New" still counts from first days before the cut: the oracle sees every event ever stored.
       await expectOracle(store, appid, events, windows);
+      // So do the analysis family's answers (new visitors, users ever, sessions, pages, retention from the cut on).
+      expect(await storeAnalysis(store, appid, probe)).toEqual(analysisBefore);
       // Again: nothing left to drop.
       expect((await store.prune([{ appid, beforeDay: cut }]))[0]).toMatchObject({ events: 0, users: 0 });
       // A user seen only before the cut who comes back is not new; a brand-new one is.
@@ -195,6 +304,8 @@ export function describeLifecycleContract(label: string, open: () => Promise<Sto
         visit({ openid: 'fresh', time: BASE_MS + 58 * DAY + 2 * HOUR, gender: 2 }),
       ];
       await appendAll(store, appid, back);
+      const lastDays = { days: [BASE_DAY + 58], windows: [{ begin: BASE_DAY + 52, end: BASE_DAY + 58 }], cohortDays: [], lastDay: BASE_DAY + 59 };
+      expect(await storeAnalysis(store, appid, lastDays)).toEqual(referenceAnalysis([...events, ...back], lastDays));
       await expectOracle(store, appid, [...events, ...back], [
         { begin: BASE_DAY + 58, end: BASE_DAY + 58 },
         { begin: BASE_DAY + 52, end: BASE_DAY + 58 },
@@ -242,6 +353,10 @@ export function describeLifecycleContract(label: string, open: () => Promise<Sto
           expect(canonical(await empty.store.portrait(appid, w))).toEqual(canonical(await store.portrait(appid, w)));
         }
         await expectOracle(empty.store, appid, events, windowsWithin(cut, BASE_DAY + 59, 9));
+        // The analysis tables are rebuilt from the events, with the kept first days.
+        const probe = analysisProbe(cut, BASE_DAY + 59, 6);
+        expect(await storeAnalysis(empty.store, appid, probe)).toEqual(await storeAnalysis(store, appid, probe));
+        expect(await storeAnalysis(empty.store, appid, probe)).toEqual(referenceAnalysis(events, probe));
       } finally {
         await empty.dispose();
       }
@@ -274,6 +389,8 @@ export function describeLifecycleContract(label: string, open: () => Promise<Sto
       for (const e of ackedBefore) if (e.openid === victim) expect(ids.has(e.eventId), String(e.eventId)).toBe(false);
       expect(stored.length).toBe(new Set(stored.map((e) => e.eventId)).size);
       await expectOracle(store, appid, stored, windowsWithin(BASE_DAY, BASE_DAY + 29, 3));
+      const probe = analysisProbe(BASE_DAY, BASE_DAY + 19, 4);
+      expect(await storeAnalysis(store, appid, probe)).toEqual(referenceAnalysis(stored, probe));
     }, 300_000);
 
     it('snapshots while the same app keeps appending: every event acknowledged before, only events sent', async () => {

@@ -8,12 +8,14 @@
  * Everything here runs under the app's writer lease (lease.ts), so no batch of the app is stored or derived
  * meanwhile, from this datacube server or another, and the lease is kept alive while mutations run.
  */
-import type { Day } from '../../domain/day.ts';
+import { SESSION_GAP_MS } from '../../domain/analysis.ts';
+import { type Day, startOfDay } from '../../domain/day.ts';
 import type { FirstSeen } from '../lifecycle.ts';
 import { unknownValues, type UserState } from './chain.ts';
 import type { Connection, JsonRow } from './connection.ts';
 import { loadStates, stateRow } from './derive.ts';
-import { date, isoDay, list, type Sql, sql } from './sql.ts';
+import { SLOT_MS } from './analysisSchema.ts';
+import { date, isoDay, join, list, type Sql, sql } from './sql.ts';
 
 /** Long IN lists are literal text: let them through the parser. */
 const LONG_QUERY = { max_query_size: '67108864' };
@@ -84,6 +86,11 @@ export interface DerivedFamily {
    * finished.
    */
   prune(ctx: PruneContext): Promise<(() => Promise<void>) | void>;
+  /**
+   * Restore: records first days kept by a snapshot for the family's own "first day" table, once the portrait's
+   * `kept_first_days` holds them (families that read `kept_first_days` themselves need nothing).
+   */
+  restoreFirstSeen?(c: Connection, appid: string, openids: readonly string[]): Promise<void>;
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -128,7 +135,86 @@ export const PORTRAIT_FAMILY: DerivedFamily = {
   },
 };
 
-export const DERIVED_FAMILIES: readonly DerivedFamily[] = [PORTRAIT_FAMILY];
+/** The analysis tables (analysisSchema.ts) that hold rows per user; `an_user_first` keeps first days through retention. */
+const ANALYSIS_USER_TABLES = ['an_user_days', 'an_user_first', 'an_page_days', 'an_id_sessions', 'an_gap_slots'];
+
+/**
+ * Sessions without a session value that began before the cut and go on after it: per user, the first 30-minute slot
+ * of that run (analysisQuery.ts: slots chain when each follows the previous one and its first event comes at most 30
+ * minutes after that slot's last).
+ */
+async function runsAcrossCut(c: Connection, appid: string, cutSlot: number): Promise<Map<string, number>> {
+  const slotsOf = (where: Sql) =>
+    c.rows<{ openid: string; slot: string; f: string; l: string }>(
+      sql`SELECT openid, slot, minMerge(first_time) AS f, maxMerge(last_time) AS l FROM ${c.table('an_gap_slots')}
+          WHERE appid = ${appid} AND ${where} GROUP BY openid, slot`,
+      LONG_QUERY,
+    );
+  const bySlot = (rows: { openid: string; slot: string; f: string; l: string }[]) => {
+    const m = new Map<string, Map<number, { f: number; l: number }>>();
+    for (const r of rows) {
+      const u = m.get(String(r.openid)) ?? new Map<number, { f: number; l: number }>();
+      u.set(Number(r.slot), { f: Number(r.f), l: Number(r.l) });
+      m.set(String(r.openid), u);
+    }
+    return m;
+  };
+  const chains = (slots: Map<number, { f: number; l: number }>, s: number) => {
+    const a = slots.get(s - 1);
+    const b = slots.get(s);
+    return a !== undefined && b !== undefined && b.f - a.l <= SESSION_GAP_MS;
+  };
+  const edge = bySlot(await slotsOf(sql`slot >= ${cutSlot - 1} AND slot <= ${cutSlot}`));
+  const crossing = [...edge].filter(([, slots]) => chains(slots, cutSlot)).map(([openid]) => openid);
+  const starts = new Map<string, number>();
+  if (crossing.length === 0) return starts;
+  const before = bySlot(await slotsOf(sql`slot < ${cutSlot} AND openid IN ${list(crossing)}`));
+  for (const openid of crossing) {
+    const slots = before.get(openid) ?? new Map<number, { f: number; l: number }>();
+    let start = cutSlot - 1;
+    while (chains(slots, start)) start--;
+    starts.set(openid, start);
+  }
+  return starts;
+}
+
+/**
+ * The analysis family's tables (analysisSchema.ts, filled by materialized views from `events`). A deleted user's rows
+ * go from every one of them. Pruning drops user-days and page-days of days before the cut and the sessions that lie
+ * wholly before it (a session belongs to the day of its first event; one that began before the cut and goes on after
+ * it stays whole, so the cut day does not gain a session); `an_user_first` keeps every first day, so "new" and
+ * "users ever" stay right.
+ */
+export const ANALYSIS_FAMILY: DerivedFamily = {
+  name: 'analysis',
+  async deleteUsers({ appid, openids, mutations }) {
+    for (const t of ANALYSIS_USER_TABLES) await mutations.delete(t, sql`appid = ${appid} AND openid IN ${list(openids)}`);
+  },
+  async prune({ c, appid, beforeDay, mutations }) {
+    const cut = startOfDay(beforeDay);
+    const cutSlot = Math.floor(cut / SLOT_MS);
+    await mutations.delete('an_user_days', sql`appid = ${appid} AND day < ${date(beforeDay)}`);
+    await mutations.delete('an_page_days', sql`appid = ${appid} AND day < ${date(beforeDay)}`);
+    const spanning = await c.rows<{ openid: string; sid: string }>(
+      sql`SELECT openid, assumeNotNull(session) AS sid FROM ${c.table('events')} WHERE appid = ${appid} AND isNotNull(session)
+          GROUP BY openid, sid HAVING min(time) < ${cut} AND max(time) >= ${cut}`,
+    );
+    const keep = spanning.length === 0 ? sql`` : sql` AND (openid, sid) NOT IN (${join(spanning.map((r) => sql`(${String(r.openid)}, ${String(r.sid)})`))})`;
+    await mutations.delete('an_id_sessions', sql`appid = ${appid} AND finalizeAggregation(first_time) < ${cut}${keep}`);
+    const runs = await runsAcrossCut(c, appid, cutSlot);
+    const limit = runs.size === 0 ? sql`${cutSlot}` : sql`transform(openid, ${[...runs.keys()]}, ${[...runs.values()]}, toInt64(${cutSlot}))`;
+    await mutations.delete('an_gap_slots', sql`appid = ${appid} AND slot < ${limit}`);
+  },
+  async restoreFirstSeen(c, appid, openids) {
+    await c.exec(
+      sql`INSERT INTO ${c.table('an_user_first')} SELECT appid, openid, minState(first_day) FROM ${c.table('kept_first_days')}
+          WHERE appid = ${appid} AND openid IN ${list(openids)} GROUP BY appid, openid`,
+      LONG_QUERY,
+    );
+  },
+};
+
+export const DERIVED_FAMILIES: readonly DerivedFamily[] = [PORTRAIT_FAMILY, ANALYSIS_FAMILY];
 
 /** Event ids of the app's events matching `where`. */
 async function eventIds(c: Connection, appid: string, where: Sql): Promise<string[]> {
@@ -214,6 +300,7 @@ export async function restoreFirstSeen(c: Connection, appid: string, rows: reado
   if (rows.length === 0) return false;
   for (const part of chunks(rows, 100_000)) {
     await c.insert('kept_first_days', part.map((r) => ({ appid, openid: r.openid, first_day: isoDay(r.day) })));
+    for (const f of DERIVED_FAMILIES) await f.restoreFirstSeen?.(c, appid, part.map((r) => r.openid));
   }
   const states = await loadStates(c, appid, rows.map((r) => r.openid));
   const fresh: JsonRow[] = [];

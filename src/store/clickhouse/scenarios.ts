@@ -380,7 +380,15 @@ export function registerScenarios(url: () => string): void {
       const appid = freshAppid();
       const victim = `victim_${appid}`;
       const events = Array.from({ length: 60 }, (_, i) =>
-        visit({ openid: i % 3 ? `keep${i % 7}` : victim, time: BASE_MS + (i % 20) * DAY + i, eventId: `${i % 3 ? 'k' : victim}-${i}`, session: `s-${victim}`, gender: 1 }),
+        visit({
+          openid: i % 3 ? `keep${i % 7}` : victim,
+          time: BASE_MS + (i % 20) * DAY + i,
+          eventId: `${i % 3 ? 'k' : victim}-${i}`,
+          session: i % 2 ? `s-${victim}` : null,
+          page: `pages/me/${victim}`,
+          type: i % 4 ? 'visit' : 'share',
+          gender: 1,
+        }),
       );
       await store.append(appid, events);
       await store.prune([{ appid, beforeDay: BASE_DAY + 5 }]); // the victim gets a kept first day too
@@ -391,7 +399,7 @@ export function registerScenarios(url: () => string): void {
       let keptRows = 0;
       for (const s of servers()) {
         try {
-          for (const t of ['events', 'user_chain', 'kept_first_days']) {
+          for (const t of ['events', 'user_chain', 'kept_first_days', 'an_user_days', 'an_user_first', 'an_page_days', 'an_id_sessions', 'an_gap_slots']) {
             const n = await s.c.rows<{ n: string }>(sql`SELECT count() AS n FROM ${s.table(t)} WHERE appid = ${appid} AND openid = ${victim}`);
             expect(Number(n[0]?.n), t).toBe(0);
           }

@@ -26,6 +26,16 @@ export class DuckDBAnalysis {
     for (const [app, seq] of (await conn.runAndReadAll('SELECT app, last_seq FROM an_state')).getRows()) this.lastSeq.set(Number(app), Number(seq));
   }
 
+  /**
+   * The store's file was replaced by a copy whose analysis tables are older (a compaction, see compact.ts): every
+   * app folds again from the copy's position.
+   */
+  async reload(conn: DuckDBConnection): Promise<void> {
+    this.lastSeq.clear();
+    this.lastFoldAt.clear();
+    await this.load(conn);
+  }
+
   /** The app's rows were deleted (with its events): its next fold starts from nothing. */
   forget(app: number): void {
     this.lastSeq.delete(app);

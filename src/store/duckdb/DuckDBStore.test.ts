@@ -45,6 +45,49 @@ describe('DuckDB file', () => {
   });
 });
 
+describe('DuckDB retention and deletion, table by table', () => {
+  it('leaves no derived row of a pruned day nor of a deleted user in any family; first days stay', async () => {
+    const appid = freshAppid();
+    const DAY = 86_400_000;
+    const events = Array.from({ length: 120 }, (_, i) =>
+      visit({
+        openid: `t${i % 8}`,
+        time: BASE_MS + ((i * 7) % 40) * DAY + i * 60_000,
+        session: i % 3 ? `t${i % 8}-${(i * 7) % 40}` : null,
+        page: `pages/p${i % 5}`,
+        type: i % 6 ? 'visit' : 'share',
+        gender: 1,
+      }),
+    );
+    const s = await DuckDBStore.create(join(dir, 'tables.duckdb'));
+    try {
+      await s.append(appid, events);
+      const cut = BASE_DAY + 20;
+      await s.prune([{ appid, beforeDay: cut }]);
+      await s.deleteUsers(appid, ['t3']);
+      const c = await s.connect();
+      try {
+        const one = async (q: string) => Number((await c.runAndReadAll(q)).getRows()[0]?.[0] ?? -1);
+        const app = await one(`SELECT app FROM app_numbers WHERE appid = '${appid}'`);
+        for (const t of ['user_days', 'user_last', 'an_user_days', 'an_page_days', 'an_sessions']) {
+          expect(await one(`SELECT count(*) FROM ${t} WHERE app = ${app} AND day < ${cut}`), t).toBe(0);
+          expect(await one(`SELECT count(*) FROM ${t} WHERE app = ${app}`), t).toBeGreaterThan(0);
+        }
+        // Every user but the deleted one keeps a first day, in both families.
+        expect(await one(`SELECT count(*) FROM users WHERE app = ${app}`)).toBe(7);
+        expect(await one(`SELECT count(*) FROM an_users WHERE app = ${app}`)).toBe(7);
+        expect(await one(`SELECT count(*) FROM an_users WHERE app = ${app} AND openid = 't3'`)).toBe(0);
+        // Pages no row refers to any more are gone from the dictionary.
+        expect(await one(`SELECT count(*) FROM an_pages p WHERE app = ${app} AND NOT EXISTS (SELECT 1 FROM an_page_days d WHERE d.app = p.app AND d.page = p.page)`)).toBe(0);
+      } finally {
+        c.closeSync();
+      }
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+});
+
 describe('DuckDB compaction interrupted by a crash', () => {
   it('finishes a swap whose copy was ready (the old log is dropped), and drops a copy that was not', async () => {
     const appid = freshAppid();

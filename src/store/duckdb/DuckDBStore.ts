@@ -789,27 +789,34 @@ export class DuckDBStore implements Store {
   // ---- personal data over its life
 
   /**
-   * Holds the deriving connection for maintenance: the derive loop finishes the step it runs and starts no other
-   * until released (then it goes on with whatever is pending). Steps the holder needs, it runs itself.
+   * Holds the deriving connection for maintenance: the derive loop finishes the step it runs and starts no other,
+   * and no analysis fold runs, until released (then they go on with whatever is pending). Steps and folds the holder
+   * needs, it runs itself.
    */
   private async holdDerive(): Promise<() => void> {
     this.deriveHeld++;
     if (this.deriveTimer) clearTimeout(this.deriveTimer);
     this.deriveTimer = undefined;
     await this.deriveLoop;
+    const releaseUse = await this.deriverUse.hold();
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      releaseUse();
       if (--this.deriveHeld === 0 && this.queue.hasPending()) this.kickDerive(0);
     };
   }
 
-  /** Folds every stored event of the app into the derived tables, on the held deriving connection. */
+  /** Folds every stored event of the app into the derived tables of both families, on the held deriving connection. */
   private async deriveAllOf(appid: string): Promise<void> {
     for (;;) {
       const p = this.queue.get(appid);
-      if (!p || p.pending === 0) return;
+      if (!p) return;
+      if (p.pending === 0) {
+        await this.analysis.derive(this.deriver, p.app, appid, this.queue.appendedUpto(appid));
+        return;
+      }
       // Someone waiting for the app makes the queue pick it first.
       const waiting = this.queue.until(appid, this.queue.appendedUpto(appid)).catch(() => undefined);
       const step = this.queue.next(Number.MAX_SAFE_INTEGER);
@@ -935,6 +942,7 @@ export class DuckDBStore implements Store {
       // events, were copied whole): each app is derived again from the copy's position.
       for (const p of await this.readProgress()) this.queue.rewind(p.appid, p.derived, p.hasProgressRow, p.pending);
       this.maxUids.clear();
+      await this.analysis.reload(this.writer);
       if (failed) throw failed;
     } finally {
       for (const release of releases.reverse()) release();

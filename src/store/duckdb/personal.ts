@@ -76,7 +76,58 @@ export const PORTRAIT_FAMILY: DerivedFamily = {
   },
 };
 
-export const DERIVED_FAMILIES: readonly DerivedFamily[] = [PORTRAIT_FAMILY];
+/** Drops page paths of the app that no analysis row refers to any more (a path may carry personal data). */
+async function dropUnusedPages(conn: DuckDBConnection, app: number): Promise<void> {
+  await conn.run(
+    `DELETE FROM an_pages WHERE app = ${app} AND page NOT IN (
+       SELECT page FROM an_page_days WHERE app = ${app}
+       UNION SELECT unnest(pages) FROM an_sessions WHERE app = ${app}
+       UNION SELECT entry_page FROM an_sessions WHERE app = ${app} AND entry_page IS NOT NULL
+       UNION SELECT exit_page FROM an_sessions WHERE app = ${app} AND exit_page IS NOT NULL)`,
+  );
+}
+
+/**
+ * The analysis family's tables (analysisSchema.ts): `an_users` (uid, first and latest day per openid), the per-user
+ * rows `an_user_days`, `an_page_days` and `an_sessions`, the page dictionary `an_pages` and the fold position per app
+ * `an_state`. A deleted user loses every row (one who comes back gets a new uid and first day); page paths nobody
+ * refers to any more go too. Pruning drops the per-user rows of days before the cut (a session belongs to the day
+ * of its first event, so one that began before the cut goes whole); `an_users` keeps every first day, and a window
+ * from the cut on reads only rows of its own days (activity bits of earlier days are read only for cohorts and
+ * windows that start before it), so its answers do not change.
+ */
+export const ANALYSIS_FAMILY: DerivedFamily = {
+  name: 'analysis',
+  tables: ['an_state', 'an_users', 'an_user_days', 'an_pages', 'an_page_days', 'an_sessions'],
+  async deleteUsers(conn, _appid, app) {
+    if (app === undefined) return;
+    const uids = `SELECT uid FROM an_users WHERE app = ${app} AND openid IN (SELECT openid FROM gone_users)`;
+    for (const t of ['an_user_days', 'an_page_days', 'an_sessions']) await conn.run(`DELETE FROM ${t} WHERE app = ${app} AND uid IN (${uids})`);
+    await conn.run(`DELETE FROM an_users WHERE app = ${app} AND openid IN (SELECT openid FROM gone_users)`);
+    await dropUnusedPages(conn, app);
+  },
+  async prune(conn, _appid, app, beforeDay) {
+    if (app === undefined) return;
+    for (const t of ['an_user_days', 'an_page_days', 'an_sessions']) await conn.run(`DELETE FROM ${t} WHERE app = ${app} AND day < ${beforeDay}`);
+    await dropUnusedPages(conn, app);
+  },
+  async restoreFirstSeen(conn, app) {
+    // The latest day known is the first day (its activity bits are unknown: none).
+    await conn.run(
+      `UPDATE an_users SET first_day = k.first_day FROM (SELECT openid, min(first_day) AS first_day FROM kept_first GROUP BY openid) k
+       WHERE an_users.app = ${app} AND an_users.openid = k.openid AND k.first_day < an_users.first_day`,
+    );
+    const top = count((await conn.runAndReadAll(`SELECT coalesce(max(uid), 0) FROM an_users WHERE app = ${app}`)).getRows()[0]?.[0]);
+    await conn.run(
+      `INSERT INTO an_users
+       SELECT ${app}, (${top} + row_number() OVER (ORDER BY k.openid))::INTEGER, k.openid, k.first_day, k.first_day, 0::UBIGINT
+       FROM (SELECT openid, min(first_day) AS first_day FROM kept_first GROUP BY openid) k
+       WHERE NOT EXISTS (SELECT 1 FROM an_users u WHERE u.app = ${app} AND u.openid = k.openid)`,
+    );
+  },
+};
+
+export const DERIVED_FAMILIES: readonly DerivedFamily[] = [PORTRAIT_FAMILY, ANALYSIS_FAMILY];
 
 async function appNumberOf(conn: DuckDBConnection, appid: string): Promise<number | undefined> {
   const r = await conn.runAndReadAll('SELECT app FROM app_numbers WHERE appid = $1', [appid]);
