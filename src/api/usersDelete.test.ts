@@ -151,8 +151,19 @@ for (const variant of ['as configured', 'strings stored uncompressed'] as const)
         expect(r.json.errcode ?? 0, path).toBe(0);
       }
       // On disk before: in the file after a checkpoint (every field, when uncompressed).
-      const c = await (t.services.store as DuckDBStore).connect();
-      await c.run('CHECKPOINT');
+      // (Folded in first: a background derive or analysis fold in progress would make the checkpoint refuse.)
+      const duck = t.services.store as DuckDBStore;
+      await duck.derive();
+      const c = await duck.connect();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await c.run('CHECKPOINT');
+          break;
+        } catch (e) {
+          if (attempt >= 20 || !/other write transactions/.test(String(e))) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
       c.closeSync();
       const needles = variant === 'strings stored uncompressed' ? [victim, `evt-${victim}-7`, `ses-${victim}-1`, `note-${victim}`] : [victim];
       for (const [n, files] of findBytes(dir, needles)) expect(files.join(' '), n).toMatch(/datacube\.duckdb/);
