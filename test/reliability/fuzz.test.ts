@@ -424,7 +424,9 @@ function judge(s: Sent): Verdict {
     if (m && !s.input.includes(m[0])) return { problem: `leaks ${leak}: ${a.text.slice(0, 300)}` };
   }
   if (s.method === 'HEAD') return a.body.length === 0 ? {} : { problem: 'a HEAD answer with a body' };
-  const route = s.path.split('?')[0] ?? '';
+  // Routed as the server routes it: repeated and trailing slashes do not count (ignoreDuplicateSlashes,
+  // ignoreTrailingSlash in createServer.ts), so `GET //` is the dashboard's page like `GET /`.
+  const route = (s.path.split('?')[0] ?? '').replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
   const contentType = String(a.headers['content-type'] ?? '');
   let value: unknown;
   if (route === '/tcb' && contentType.startsWith('application/octet-stream')) {
