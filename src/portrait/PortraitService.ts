@@ -3,12 +3,10 @@ import { yesterday } from '../domain/clock.ts';
 import type { UserPortrait } from '../domain/portrait.ts';
 import { parseWindow, type Window } from '../domain/window.ts';
 import type { Store } from '../store/store.ts';
+import { AnswerCache } from './AnswerCache.ts';
 import { buildPortrait } from './buildPortrait.ts';
 
-interface Cached {
-  version: number;
-  /** With a shared store: the app's event count when the answer was computed. */
-  marker: number;
+interface Answer {
   answer: UserPortrait;
   json: string;
 }
@@ -18,19 +16,20 @@ interface Cached {
  * that is dropped for an app as soon as that app receives events (so late events change the next answer).
  */
 export class PortraitService {
-  private readonly cache = new Map<string, Cached>();
-  private readonly versions = new Map<string, number>();
+  private readonly cache: AnswerCache<Answer>;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
-    private readonly maxEntries = 1000,
+    maxEntries = 1000,
     /**
      * Several servers write to the store (ClickHouse): another server's ingest does not reach `invalidate`, so a
      * cached answer is used only while the app's event count is unchanged (one light query per call).
      */
-    private readonly sharedStore = false,
-  ) {}
+    sharedStore = false,
+  ) {
+    this.cache = new AnswerCache(maxEntries, sharedStore ? (appid) => this.store.countEvents(appid) : undefined);
+  }
 
   /** Validates WeChat's `begin_date`/`end_date` (throws WeChatError 61500/61501). */
   window(beginDate: string, endDate: string): Window {
@@ -39,7 +38,7 @@ export class PortraitService {
 
   /** Must be called whenever events were stored for `appid`. */
   invalidate(appid: string): void {
-    this.versions.set(appid, (this.versions.get(appid) ?? 0) + 1);
+    this.cache.invalidate(appid);
   }
 
   async portrait(appid: string, window: Window): Promise<UserPortrait> {
@@ -51,23 +50,10 @@ export class PortraitService {
     return (await this.cached(appid, window)).json;
   }
 
-  private async cached(appid: string, window: Window): Promise<Cached> {
-    const key = `${appid}:${window.begin}:${window.end}`;
-    const version = this.versions.get(appid) ?? 0;
-    const marker = this.sharedStore ? await this.store.countEvents(appid) : 0;
-    const hit = this.cache.get(key);
-    if (hit && hit.version === version && hit.marker === marker) return hit;
-    const answer = buildPortrait(window, await this.store.portrait(appid, window));
-    const entry = { version, marker, answer, json: JSON.stringify(answer) };
-    // Store only if no ingest happened meanwhile; otherwise the next call recomputes.
-    if ((this.versions.get(appid) ?? 0) === version && this.maxEntries > 0) {
-      if (this.cache.size >= this.maxEntries) {
-        const oldest = this.cache.keys().next().value;
-        if (oldest !== undefined) this.cache.delete(oldest);
-      }
-      this.cache.delete(key);
-      this.cache.set(key, entry);
-    }
-    return entry;
+  private cached(appid: string, window: Window): Promise<Answer> {
+    return this.cache.get(appid, `${window.begin}:${window.end}`, async () => {
+      const answer = buildPortrait(window, await this.store.portrait(appid, window));
+      return { answer, json: JSON.stringify(answer) };
+    });
   }
 }
