@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANALYSIS_APIS } from '../analysis/index.ts';
 import { ManualClock } from '../domain/clock.ts';
@@ -6,45 +5,10 @@ import { dayOf, formatDay } from '../domain/day.ts';
 import { latestPeriod, shiftPeriod } from '../domain/period.ts';
 import { generateDemoEvents } from '../demo/index.ts';
 import { startTestServer, type TestServer } from './testing.ts';
+import { camel, cloudFor, thrown, type WxCloud } from './wxCloud.suite.ts';
 
 // The real wx-server-sdk against the real datacube server (DuckDB file, port 0): each of the nine analysis APIs as a
 // cloud call answers what the HTTPS call answers, camelCased, with errMsg and errCode.
-
-type Call = (data: Record<string, unknown>) => Promise<Record<string, unknown>>;
-interface OpenApi {
-  (options: { convertCase?: boolean; appid?: string }): OpenApi;
-  readonly analysis: Record<string, Call>;
-}
-interface WxCloud {
-  init(config: { env: string; serviceUrl: string; secretId: string; secretKey: string }): void;
-  openapi: OpenApi;
-}
-const require = createRequire(import.meta.url);
-process.env.TENCENTCLOUD = 'true'; // no probe of Tencent Cloud's metadata host
-
-function cloudFor(serviceUrl: string, env: string, secretId: string, secretKey: string): WxCloud {
-  delete require.cache[require.resolve('wx-server-sdk')];
-  const cloud = require('wx-server-sdk') as WxCloud;
-  cloud.init({ env, serviceUrl, secretId, secretKey });
-  return cloud;
-}
-
-function camel(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(camel);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camel(x)]));
-  }
-  return v;
-}
-
-async function thrown(p: Promise<unknown>): Promise<{ errCode?: unknown; errMsg?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { errCode?: unknown; errMsg?: string };
-  }
-  throw new Error('expected the SDK to throw');
-}
 
 const NOW = Date.now();
 const YESTERDAY = dayOf(NOW) - 1;

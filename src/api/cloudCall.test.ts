@@ -1,48 +1,11 @@
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../domain/clock.ts';
 import { dayOf, formatDay, startOfDay } from '../domain/day.ts';
 import { startTestServer, type TestServer } from './testing.ts';
+import { camel, cloudFor, freshWxCloud, thrown } from './wxCloud.suite.ts';
 
 // The real wx-server-sdk against the real datacube server (DuckDB file, port 0): the cloud call and the
 // HTTPS call must give the same portrait.
-
-type Call = (data: Record<string, unknown>) => Promise<Record<string, unknown>>;
-interface OpenApi {
-  (options: { convertCase?: boolean; appid?: string }): OpenApi;
-  readonly analysis: { getUserPortrait: Call };
-}
-interface WxCloud {
-  init(config: { env: string | symbol; serviceUrl: string; secretId: string; secretKey: string }): void;
-  openapi: OpenApi;
-  readonly DYNAMIC_CURRENT_ENV: symbol;
-}
-const require = createRequire(import.meta.url);
-process.env.TENCENTCLOUD = 'true'; // no probe of Tencent Cloud's metadata host
-
-function cloudFor(serviceUrl: string, env: string, secretId: string, secretKey: string): WxCloud {
-  delete require.cache[require.resolve('wx-server-sdk')];
-  const cloud = require('wx-server-sdk') as WxCloud;
-  cloud.init({ env, serviceUrl, secretId, secretKey });
-  return cloud;
-}
-
-function camel(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(camel);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camel(x)]));
-  }
-  return v;
-}
-
-async function thrown(p: Promise<unknown>): Promise<{ errCode?: unknown; errMsg?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { errCode?: unknown; errMsg?: string };
-  }
-  throw new Error('expected the SDK to throw');
-}
 
 const NOW = Date.now();
 const YESTERDAY = dayOf(NOW) - 1;
@@ -113,8 +76,7 @@ describe('cloud call through the real wx-server-sdk', () => {
   it('takes the env from TCB_ENV with cloud.init({ env: cloud.DYNAMIC_CURRENT_ENV }), as the README shows', async () => {
     const saved = { TCB_ENV: process.env.TCB_ENV, TCB_CONTEXT_KEYS: process.env.TCB_CONTEXT_KEYS, SCF_NAMESPACE: process.env.SCF_NAMESPACE };
     const call = async () => {
-      delete require.cache[require.resolve('wx-server-sdk')];
-      const cloud = require('wx-server-sdk') as WxCloud;
+      const cloud = freshWxCloud();
       cloud.init({ env: cloud.DYNAMIC_CURRENT_ENV, serviceUrl, secretId: app.appid, secretKey: app.secret });
       return cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end });
     };

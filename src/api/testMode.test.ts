@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seededAppCredentials } from '../auth/index.ts';
 import { LocalBackend } from '../cli/localBackend.ts';
@@ -8,6 +7,7 @@ import { dayOf, formatDay, startOfDay } from '../domain/day.ts';
 import { FaultBook, parseInstant, TestMode } from '../testmode/index.ts';
 import { OPEN_APIS } from './openApis.ts';
 import { startTestServer, type TestServer } from './testing.ts';
+import { cloudFor, thrown } from './wxCloud.suite.ts';
 
 // The real server (DuckDB file, port 0) in test mode: its clock moves only when a test moves it, and fault rules
 // answer the WeChat routes and /tcb (through the real wx-server-sdk) exactly as often as asked.
@@ -15,30 +15,6 @@ import { startTestServer, type TestServer } from './testing.ts';
 const START = parseInstant('2026-06-15T10:00:00+08:00');
 const SEED = 42;
 const PORTRAIT = '/datacube/getweanalysisappiduserportrait';
-
-type Call = (data: Record<string, unknown>) => Promise<Record<string, unknown>>;
-interface WxCloud {
-  init(config: { env: string; serviceUrl: string; secretId: string; secretKey: string }): void;
-  openapi: { analysis: { getUserPortrait: Call } };
-}
-const require = createRequire(import.meta.url);
-process.env.TENCENTCLOUD = 'true'; // no probe of Tencent Cloud's metadata host
-
-function cloudFor(serviceUrl: string, env: string, secretId: string, secretKey: string): WxCloud {
-  delete require.cache[require.resolve('wx-server-sdk')];
-  const cloud = require('wx-server-sdk') as WxCloud;
-  cloud.init({ env, serviceUrl, secretId, secretKey });
-  return cloud;
-}
-
-async function sdkError(p: Promise<unknown>): Promise<{ errCode?: unknown; errMsg?: string; message?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { errCode?: unknown; errMsg?: string; message?: string };
-  }
-  throw new Error('expected the SDK to throw');
-}
 
 interface Raw {
   status: number;
@@ -367,7 +343,7 @@ describe('test mode', () => {
       const cloud = cloudFor(serviceUrl, app.appid, app.appid, app.secret);
       const r = await cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end });
       expect(r).toMatchObject({ refDate: end, errCode: 0 });
-      const late = await sdkError(cloud.openapi.analysis.getUserPortrait({ beginDate: formatDay(dayOf(tm.clock.now())), endDate: formatDay(dayOf(tm.clock.now())) }));
+      const late = await thrown(cloud.openapi.analysis.getUserPortrait({ beginDate: formatDay(dayOf(tm.clock.now())), endDate: formatDay(dayOf(tm.clock.now())) }));
       expect(late.errCode).toBe(61501);
     });
 
@@ -378,7 +354,7 @@ describe('test mode', () => {
         { route: 'getUserPortrait', errcode: -1, times: 1 },
       ]);
       const failures = [];
-      for (let i = 0; i < 3; i++) failures.push(await sdkError(cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end })));
+      for (let i = 0; i < 3; i++) failures.push(await thrown(cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end })));
       expect(failures.map((f) => f.errCode)).toEqual([45009, 45009, -1]);
       expect(failures[0]?.errMsg).toMatch(/^openapi\.analysis\.getUserPortrait:fail reach max api daily quota limit rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$/);
       expect(failures[2]?.errMsg).toMatch(/^openapi\.analysis\.getUserPortrait:fail system error rid: /);
@@ -395,7 +371,7 @@ describe('test mode', () => {
     it('an httpStatus rule fails the call as a gateway failure the SDK reports, exactly `times` times', async () => {
       const cloud = cloudFor(serviceUrl, app.appid, app.appid, app.secret);
       await addFaults({ route: 'tcb', httpStatus: 502, times: 1 });
-      const e = await sdkError(cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end }));
+      const e = await thrown(cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end }));
       expect(e.errCode).toBe(-501001);
       expect(e.errMsg).toMatch(/^openapi\.analysis\.getUserPortrait:fail -501001 resource system error\. 502 Bad Gateway/);
       expect((await cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end })).errCode).toBe(0);
@@ -417,7 +393,7 @@ describe('test mode', () => {
       const cloud = cloudFor(serviceUrl, app.appid, app.appid, app.secret);
       expect((await cloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end })).errCode).toBe(0);
       const otherCloud = cloudFor(serviceUrl, other.appid, other.appid, other.secret);
-      expect((await sdkError(otherCloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end }))).errCode).toBe(48001);
+      expect((await thrown(otherCloud.openapi.analysis.getUserPortrait({ beginDate: end, endDate: end }))).errCode).toBe(48001);
       expect(await firedCounts()).toEqual([1]);
     });
   });

@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANALYSIS_APIS } from '../analysis/index.ts';
 import { expectClose, expectedAnswer } from '../analysis/expectedAnswers.suite.ts';
 import { startTestServer, type TestServer } from '../api/testing.ts';
+import { camel, cloudFor, type WxCloud } from '../api/wxCloud.suite.ts';
 import { ManualClock } from '../domain/clock.ts';
 import { dayOf, formatDay } from '../domain/day.ts';
 import type { VisitEvent } from '../domain/event.ts';
@@ -16,28 +16,11 @@ import { type AnalysisApiName, type DatacubeEvent, DatacubeIngest, WeChatApiErro
 // gets as cloud calls, `client.datacube.*Raw` equals the HTTPS answer byte for byte, and both equal the in-memory
 // reference over the stored events.
 
-type Call = (data: Record<string, unknown>) => Promise<Record<string, unknown>>;
-interface WxCloud {
-  init(config: { env: string; serviceUrl: string; secretId: string; secretKey: string }): void;
-  openapi: { analysis: Record<string, Call | undefined> };
-}
-const require = createRequire(import.meta.url);
-process.env.TENCENTCLOUD = 'true'; // no probe of Tencent Cloud's metadata host
-
 // The real time: wx-server-sdk signs its requests with it, and the server refuses a signature 5 minutes off.
 const NOW = Date.now();
 const YESTERDAY = dayOf(NOW) - 1;
 
 type Nine = Exclude<AnalysisApiName, 'getUserPortrait'>;
-
-/** snake_case keys → camelCase, written here apart from the SDK's own conversion. */
-function camel(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(camel);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camel(x)]));
-  }
-  return v;
-}
 
 /** The typed methods of both forms, by name: each is called by its own name (no generic path). */
 function typedCalls(c: WeChatClient): Record<Nine, { camel: (p: Period) => Promise<unknown>; raw: (p: Period) => Promise<unknown> }> {
@@ -82,9 +65,7 @@ describe('the SDK: the nine other analysis APIs against the real datacube server
     stored = [];
     await t.services.store.exportEvents(app.appid, async (b) => void stored.push(...b));
     expect(stored).toHaveLength(tracked);
-    delete require.cache[require.resolve('wx-server-sdk')];
-    cloud = require('wx-server-sdk') as WxCloud;
-    cloud.init({ env: 'sdk-analysis', serviceUrl: `${t.url}/tcb`, secretId: app.appid, secretKey: app.secret });
+    cloud = cloudFor(`${t.url}/tcb`, 'sdk-analysis', app.appid, app.secret);
   }, 180_000);
   afterAll(async () => {
     await t.stop(true);

@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPEN_API_BY_PATH } from '../api/openApis.ts';
 import { startTestServer, type TestServer } from '../api/testing.ts';
+import { cloudFor } from '../api/wxCloud.suite.ts';
 import { ManualClock } from '../domain/clock.ts';
 import { dayOf, formatDay, startOfDay } from '../domain/day.ts';
 import { ANALYSIS_API_NAMES, ANALYSIS_PATHS } from './apis.ts';
@@ -9,14 +9,6 @@ import { DatacubeIngest, type FetchLike, type TokenStore, WeChatApiError, WeChat
 
 // The SDK against the real datacube server (a DuckDB file, port 0): the same answers as the HTTPS routes and the
 // real wx-server-sdk, the server's stable tokens, its errors.
-
-type Call = (data: Record<string, unknown>) => Promise<Record<string, unknown>>;
-interface WxCloud {
-  init(config: { env: string; serviceUrl: string; secretId: string; secretKey: string }): void;
-  openapi: { analysis: { getUserPortrait: Call } };
-}
-const require = createRequire(import.meta.url);
-process.env.TENCENTCLOUD = 'true'; // no probe of Tencent Cloud's metadata host
 
 const NOW = Date.now();
 const YESTERDAY = dayOf(NOW) - 1;
@@ -75,9 +67,7 @@ describe('the SDK against the real datacube server', () => {
     const week = c.windows.last7Days();
     expect(week).toEqual({ beginDate: formatDay(YESTERDAY - 6), endDate: formatDay(YESTERDAY) });
 
-    delete require.cache[require.resolve('wx-server-sdk')];
-    const cloud = require('wx-server-sdk') as WxCloud;
-    cloud.init({ env: 'sdk-test', serviceUrl: `${t.url}/tcb`, secretId: app.appid, secretKey: app.secret });
+    const cloud = cloudFor(`${t.url}/tcb`, 'sdk-test', app.appid, app.secret);
     const viaWxServerSdk = await cloud.openapi.analysis.getUserPortrait({ ...week });
     const viaSdk = await c.analysis.getUserPortrait(week);
     expect(viaSdk).toEqual(viaWxServerSdk);
