@@ -1,16 +1,16 @@
 import {
   DISTRIBUTION_INDEXES,
-  type DailySummaryAnswer,
+  type DailySummaryRaw,
   type DistributionCount,
   type KeyValue,
   type PageCounts,
-  type RetainAnswer,
+  type RetainRaw,
   type RetentionCounts,
   type SummaryCounts,
   type TrendCounts,
-  type VisitDistributionAnswer,
-  type VisitPageAnswer,
-  type VisitTrendAnswer,
+  type VisitDistributionRaw,
+  type VisitPageRaw,
+  type VisitTrendRaw,
 } from '../domain/analysis.ts';
 import { type Period, periodRefDate } from '../domain/period.ts';
 
@@ -34,11 +34,11 @@ export function average(a: number, b: number): number {
 
 const ratio = average;
 
-export function dailySummaryAnswer(p: Period, c: SummaryCounts): DailySummaryAnswer {
+export function dailySummaryAnswer(p: Period, c: SummaryCounts): DailySummaryRaw {
   return { list: [{ ref_date: periodRefDate(p), visit_total: c.visitTotal, share_pv: c.sharePv, share_uv: c.shareUv }] };
 }
 
-export function visitTrendAnswer(p: Period, c: TrendCounts): VisitTrendAnswer {
+export function visitTrendAnswer(p: Period, c: TrendCounts): VisitTrendRaw {
   return {
     list: [
       {
@@ -56,7 +56,7 @@ export function visitTrendAnswer(p: Period, c: TrendCounts): VisitTrendAnswer {
 }
 
 /** All four indexes, always; within each, the non-zero items by key. */
-export function visitDistributionAnswer(p: Period, counts: readonly DistributionCount[]): VisitDistributionAnswer {
+export function visitDistributionAnswer(p: Period, counts: readonly DistributionCount[]): VisitDistributionRaw {
   return {
     ref_date: periodRefDate(p),
     list: DISTRIBUTION_INDEXES.map((index) => ({
@@ -69,7 +69,7 @@ export function visitDistributionAnswer(p: Period, counts: readonly Distribution
   };
 }
 
-export function visitPageAnswer(p: Period, pages: readonly PageCounts[]): VisitPageAnswer {
+export function visitPageAnswer(p: Period, pages: readonly PageCounts[]): VisitPageRaw {
   return {
     ref_date: periodRefDate(p),
     list: pages.map((x) => ({
@@ -86,7 +86,7 @@ export function visitPageAnswer(p: Period, pages: readonly PageCounts[]): VisitP
 }
 
 /** `keys[i]` is the key of counts index i + 1 (index 0 is key 0, the cohort). */
-export function retainAnswer(p: Period, keys: readonly number[], c: RetentionCounts): RetainAnswer {
+export function retainAnswer(p: Period, keys: readonly number[], c: RetentionCounts): RetainRaw {
   const items = (values: readonly number[]): KeyValue[] => [0, ...keys].map((key, i) => ({ key, value: values[i] ?? 0 }));
   return { ref_date: periodRefDate(p), visit_uv_new: items(c.new), visit_uv: items(c.active) };
 }

@@ -92,6 +92,7 @@ export interface SummaryCounts {
 }
 
 export const DISTRIBUTION_INDEXES = ['access_source_session_cnt', 'access_source_visit_uv', 'access_staytime_info', 'access_depth_info'] as const;
+/** Which distribution a getVisitDistribution list entry holds (the SDK's `VisitDistributionIndex`). */
 export type DistributionIndex = (typeof DISTRIBUTION_INDEXES)[number];
 
 /** One non-zero item of getVisitDistribution. */
@@ -120,54 +121,86 @@ export interface RetentionCounts {
 }
 
 // ---- WeChat's answers (snake_case, as sent) ----------------------------------------------------------------------
+// Also the SDK's `…Raw` types (`src/sdk/types.ts` re-exports them with `import type`: nothing here loads at run time).
 
-export interface DailySummaryAnswer {
-  list: { ref_date: string; visit_total: number; share_pv: number; share_uv: number }[];
+export interface DailySummaryRowRaw {
+  ref_date: string;
+  /** Distinct users ever, up to and including that day. */
+  visit_total: number;
+  /** Shares that day. */
+  share_pv: number;
+  /** Distinct sharers that day. */
+  share_uv: number;
 }
 
-export interface VisitTrendRow {
+export interface DailySummaryRaw {
+  list: DailySummaryRowRaw[];
+}
+
+export interface VisitTrendRowRaw {
+  /** `yyyymmdd` (day), `yyyymmdd-yyyymmdd` (week), `yyyymm` (month). */
   ref_date: string;
+  /** Opens (sessions). */
   session_cnt: number;
+  /** Page views. */
   visit_pv: number;
+  /** Distinct visitors of the period. */
   visit_uv: number;
+  /** Distinct new visitors of the period. */
   visit_uv_new: number;
+  /** Stay seconds per visitor. */
   stay_time_uv: number;
+  /** Stay seconds per open. */
   stay_time_session: number;
+  /** Average distinct pages per open. */
   visit_depth: number;
 }
 
-export interface VisitTrendAnswer {
-  list: VisitTrendRow[];
+export interface VisitTrendRaw {
+  list: VisitTrendRowRaw[];
 }
 
+/** A sparse count: a key (an access source, a stay or depth bucket, a retention period) and its value. */
 export interface KeyValue {
   key: number;
   value: number;
 }
 
-export interface VisitDistributionAnswer {
-  ref_date: string;
-  list: { index: DistributionIndex; item_list: KeyValue[] }[];
+export interface VisitDistributionEntryRaw {
+  index: DistributionIndex;
+  /** Sparse: a missing key is 0. Unknown access-source keys may appear. */
+  item_list: KeyValue[];
 }
 
-export interface VisitPageRow {
+export interface VisitDistributionRaw {
+  ref_date: string;
+  list: VisitDistributionEntryRaw[];
+}
+
+export interface VisitPageRowRaw {
   page_path: string;
   page_visit_pv: number;
   page_visit_uv: number;
+  /** Average stay seconds per view. */
   page_staytime_pv: number;
+  /** Opens whose first page this is. */
   entrypage_pv: number;
+  /** Opens whose last page this is. */
   exitpage_pv: number;
   page_share_pv: number;
   page_share_uv: number;
 }
 
-export interface VisitPageAnswer {
+export interface VisitPageRaw {
   ref_date: string;
-  list: VisitPageRow[];
+  /** The top 200 pages by views. */
+  list: VisitPageRowRaw[];
 }
 
-export interface RetainAnswer {
+export interface RetainRaw {
   ref_date: string;
+  /** Key 0: users new in the period; key k: how many of them came back k periods later. */
   visit_uv_new: KeyValue[];
+  /** Key 0: users active in the period; key k: how many of them came back k periods later. */
   visit_uv: KeyValue[];
 }

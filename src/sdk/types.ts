@@ -2,8 +2,33 @@
  * The answers of WeChat's analysis APIs, in both forms: `…Raw` is WeChat's HTTPS JSON exactly (snake_case, as
  * `client.datacube.*Raw` returns it); the plain name is what the cloud call (`wx-server-sdk`) returns and
  * `client.analysis.*` returns too: the same data with camelCase keys, plus `errMsg` and `errCode`.
- * Shapes: reference §1 (portrait) and the analysis-family reference.
+ * Shapes: reference §1 (portrait) and the analysis-family reference. The analysis family's `…Raw` shapes are declared
+ * once, in `src/domain/analysis.ts`, and re-exported here as types only (nothing of it loads at run time).
  */
+
+import type {
+  DailySummaryRaw,
+  DistributionIndex as VisitDistributionIndex,
+  KeyValue,
+  RetainRaw,
+  VisitDistributionRaw,
+  VisitPageRaw,
+  VisitTrendRaw,
+} from '../domain/analysis.ts';
+
+export type {
+  DailySummaryRaw,
+  DailySummaryRowRaw,
+  DistributionIndex as VisitDistributionIndex,
+  KeyValue,
+  RetainRaw,
+  VisitDistributionEntryRaw,
+  VisitDistributionRaw,
+  VisitPageRaw,
+  VisitPageRowRaw,
+  VisitTrendRaw,
+  VisitTrendRowRaw,
+} from '../domain/analysis.ts';
 
 /** What a successful cloud call adds: `errMsg: "openapi.analysis.<name>:ok"`, `errCode: 0`. */
 export interface CloudCallOk<Name extends string> {
@@ -53,20 +78,6 @@ export interface UserPortrait extends CloudCallOk<'getUserPortrait'> {
 
 // ---- getDailySummary
 
-export interface DailySummaryRowRaw {
-  ref_date: string;
-  /** Distinct users ever, up to and including that day. */
-  visit_total: number;
-  /** Shares that day. */
-  share_pv: number;
-  /** Distinct sharers that day. */
-  share_uv: number;
-}
-
-export interface DailySummaryRaw {
-  list: DailySummaryRowRaw[];
-}
-
 export interface DailySummaryRow {
   refDate: string;
   visitTotal: number;
@@ -79,29 +90,6 @@ export interface DailySummary extends CloudCallOk<'getDailySummary'> {
 }
 
 // ---- get{Daily,Weekly,Monthly}VisitTrend
-
-export interface VisitTrendRowRaw {
-  /** `yyyymmdd` (day), `yyyymmdd-yyyymmdd` (week), `yyyymm` (month). */
-  ref_date: string;
-  /** Opens (sessions). */
-  session_cnt: number;
-  /** Page views. */
-  visit_pv: number;
-  /** Distinct visitors of the period. */
-  visit_uv: number;
-  /** Distinct new visitors of the period. */
-  visit_uv_new: number;
-  /** Stay seconds per visitor. */
-  stay_time_uv: number;
-  /** Stay seconds per open. */
-  stay_time_session: number;
-  /** Average distinct pages per open. */
-  visit_depth: number;
-}
-
-export interface VisitTrendRaw {
-  list: VisitTrendRowRaw[];
-}
 
 export interface VisitTrendRow {
   refDate: string;
@@ -126,26 +114,6 @@ export interface MonthlyVisitTrend extends CloudCallOk<'getMonthlyVisitTrend'> {
 
 // ---- getVisitDistribution
 
-/** A sparse count: a key (an access source, a stay or depth bucket, a retention period) and its value. */
-export interface KeyValue {
-  key: number;
-  value: number;
-}
-
-/** Which distribution a list entry holds. */
-export type VisitDistributionIndex = 'access_source_session_cnt' | 'access_source_visit_uv' | 'access_staytime_info' | 'access_depth_info';
-
-export interface VisitDistributionEntryRaw {
-  index: VisitDistributionIndex;
-  /** Sparse: a missing key is 0. Unknown access-source keys may appear. */
-  item_list: KeyValue[];
-}
-
-export interface VisitDistributionRaw {
-  ref_date: string;
-  list: VisitDistributionEntryRaw[];
-}
-
 export interface VisitDistributionEntry {
   index: VisitDistributionIndex;
   itemList: KeyValue[];
@@ -157,26 +125,6 @@ export interface VisitDistribution extends CloudCallOk<'getVisitDistribution'> {
 }
 
 // ---- getVisitPage
-
-export interface VisitPageRowRaw {
-  page_path: string;
-  page_visit_pv: number;
-  page_visit_uv: number;
-  /** Average stay seconds per view. */
-  page_staytime_pv: number;
-  /** Opens whose first page this is. */
-  entrypage_pv: number;
-  /** Opens whose last page this is. */
-  exitpage_pv: number;
-  page_share_pv: number;
-  page_share_uv: number;
-}
-
-export interface VisitPageRaw {
-  ref_date: string;
-  /** The top 200 pages by views. */
-  list: VisitPageRowRaw[];
-}
 
 export interface VisitPageRow {
   pagePath: string;
@@ -195,14 +143,6 @@ export interface VisitPage extends CloudCallOk<'getVisitPage'> {
 }
 
 // ---- get{Daily,Weekly,Monthly}Retain
-
-export interface RetainRaw {
-  ref_date: string;
-  /** Key 0: users new in the period; key k: how many of them came back k periods later. */
-  visit_uv_new: KeyValue[];
-  /** Key 0: users active in the period; key k: how many of them came back k periods later. */
-  visit_uv: KeyValue[];
-}
 
 export interface RetainBody {
   refDate: string;
