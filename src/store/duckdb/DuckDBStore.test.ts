@@ -5,6 +5,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { VisitEvent } from '../../domain/event.ts';
 import { BASE_DAY, BASE_MS, describeStoreContract, freshAppid, visit } from '../contract.suite.ts';
+import { findBytes } from '../../lifecycle/testing.ts';
 import { describeLifecycleContract } from '../lifecycle.contract.suite.ts';
 import { VALUE_BITS } from '../packing.ts';
 import { canonical, referencePortrait } from '../referencePortrait.ts';
@@ -86,6 +87,35 @@ describe('DuckDB retention and deletion, table by table', () => {
       await s.close();
     }
   }, 60_000);
+});
+
+describe('DuckDB app deletion', () => {
+  it('leaves no byte of the deleted app in the data directory, and other apps answer as before', async () => {
+    const sub = mkdtempSync(join(dir, 'app-delete-'));
+    const gone = freshAppid();
+    const kept = freshAppid();
+    // Uncompressed, every string is stored as its own bytes: findable before the deletion, so not finding it after
+    // means it left the file, not that it was compressed.
+    const s = await DuckDBStore.create(join(sub, 'datacube.duckdb'), { settings: { force_compression: 'uncompressed' } });
+    const victim = `gone_${gone}_user`;
+    try {
+      for (const appid of [gone, kept]) {
+        await s.createApp({ appid, name: 'n', secretHash: 'h', secretSealed: 's', env: `env-${appid}`, dailyQuota: 5, createdAt: 1, collect: true });
+      }
+      await s.append(gone, Array.from({ length: 40 }, (_, i) => visit({ openid: i % 2 ? victim : `g${i}`, time: BASE_MS + i * 3_600_000, page: 'pages/secret/page' })));
+      await s.append(kept, Array.from({ length: 40 }, (_, i) => visit({ openid: `k${i % 5}`, time: BASE_MS + i * 3_600_000 })));
+      const window = { begin: BASE_DAY, end: BASE_DAY + 1 };
+      const before = canonical(await s.portrait(kept, window));
+      expect(findBytes(sub, [victim]).get(victim)?.length).toBeGreaterThan(0);
+      expect(await s.deleteApp(gone)).toBe(true);
+      expect(await s.countEvents(gone)).toBe(0);
+      expect(canonical(await s.portrait(kept, window))).toEqual(before);
+      expect(findBytes(sub, [victim, gone]).get(victim)).toEqual([]);
+    } finally {
+      await s.close();
+    }
+    expect(findBytes(sub, [victim]).get(victim)).toEqual([]);
+  }, 120_000);
 });
 
 describe('DuckDB compaction interrupted by a crash', () => {

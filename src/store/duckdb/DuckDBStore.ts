@@ -672,8 +672,15 @@ export class DuckDBStore implements Store {
    * Deletes the app's rows from every table that has an `appid` column, and from every table keyed by its app
    * number (`app`), so tables added by later migrations are covered too. Pending events are folded first and the
    * deriving connection waits meanwhile, so no derive can bring rows of the app back. The app keeps its number.
+   * The file is then written afresh (as after a deletion of users), so the app's bytes leave it too.
    */
   async deleteApp(appid: string): Promise<boolean> {
+    const existed = await this.deleteAppRows(appid);
+    if (existed) await this.maintenance.run(() => this.compactAfter('the app was deleted'));
+    return existed;
+  }
+
+  private async deleteAppRows(appid: string): Promise<boolean> {
     // The app's pending events are folded in first, so that no derive step of it runs while its rows go.
     const ready = this.queue.until(appid, this.queue.appendedUpto(appid));
     this.kickDerive(0);
