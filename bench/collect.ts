@@ -242,8 +242,15 @@ export async function collectBench(dir: string): Promise<Figure[]> {
   stepMicros(p6.filledRecords, null, warm);
   const enrichWarm: number[] = [];
   const enrichCold: number[] = [];
+  // Absolute costs, warm: all ingest steps on records with only ip and ua, and on records with the fields filled.
+  const stepsEnriched: number[] = [];
+  const stepsFilled: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    enrichWarm.push(stepMicros(p6.collectRecords, p6.ips, warm) - stepMicros(p6.filledRecords, null, warm));
+    const enriched = stepMicros(p6.collectRecords, p6.ips, warm);
+    const filled = stepMicros(p6.filledRecords, null, warm);
+    stepsEnriched.push(enriched);
+    stepsFilled.push(filled);
+    enrichWarm.push(enriched - filled);
     // Cold: a fresh enricher whose per-address and per-User-Agent caches are empty (the IP database and the model
     // table stay loaded: their one-time load is reported apart).
     const cold = new Enricher();
@@ -255,16 +262,20 @@ export async function collectBench(dir: string): Promise<Figure[]> {
   const geoLoadMs = performance.now() - loadStart;
   figures.push({
     id: 'P6.enrich',
-    what: 'enrichment (region from IP, device from User-Agent) per event, ingest steps in process, caches warm (detail: cold)',
-    value: round(median(enrichWarm), 2),
-    baseline: null,
-    ratio: null,
+    what: 'all ingest steps per event in process, caches warm: records with only ip and ua (region and device enriched) vs records with the fields filled (detail: the difference, warm and cold)',
+    value: round(median(stepsEnriched), 2),
+    baseline: round(median(stepsFilled), 2),
+    ratio: round(median(stepsEnriched) / median(stepsFilled), 3),
     unit: 'µs',
     goal: '(reported)',
     met: null,
-    detail: { warmMicros: enrichWarm.map((v) => round(v, 2)), coldMicros: enrichCold.map((v) => round(v, 2)), ipDatabaseLoadMs: round(geoLoadMs, 0) },
+    detail: {
+      enrichedMinusFilledWarmMicros: enrichWarm.map((v) => round(v, 2)),
+      enrichedMinusFilledColdMicros: enrichCold.map((v) => round(v, 2)),
+      ipDatabaseLoadMs: round(geoLoadMs, 0),
+    },
   });
-  log(`P6 enrichment: ${median(enrichWarm).toFixed(2)} µs/event warm, ${median(enrichCold).toFixed(2)} µs cold`);
+  log(`P6 ingest steps: ${median(stepsEnriched).toFixed(2)} µs/event enriched vs ${median(stepsFilled).toFixed(2)} filled (difference ${median(enrichWarm).toFixed(2)} warm, ${median(enrichCold).toFixed(2)} cold)`);
 
   // ---- P6: same 100-event batches, 16 clients, both routes
   const collectRuns: Run[] = [];
