@@ -39,7 +39,7 @@ if (!chdb) {
       expect(hasGroupingSets(v)).toBe(true);
     });
 
-    describeStoreContract('chdb single server', () => ClickHouseStore.over(connection));
+    describeStoreContract('chdb single server', (opts) => ClickHouseStore.over(connection, opts));
 
     it('keeps answering like the oracle after late events, through the version-picked query', async () => {
       const s = await ClickHouseStore.over(connection);
