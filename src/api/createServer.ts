@@ -224,6 +224,10 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
         .type('application/json; charset=utf-8')
         .send(errorBody(e.errcode, e.errmsg, req.id, 'the server is shutting down; retry'));
     }
+    // An asterisk-form target (`GET * HTTP/1.1`, meant for OPTIONS to a proxy) names nothing served here; the router
+    // would take it for `/` and answer the dashboard's page.
+    const target = req.raw.url ?? '';
+    if (!target.startsWith('/') && !/^https?:\/\//i.test(target)) return reply.code(404).type('application/json; charset=utf-8').send(notFound(req));
     // Requests made in-process (app.inject, as the dashboard forwards its calls) have no network to be slow on.
     const socket = req.raw.socket;
     if (socket instanceof Socket && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {

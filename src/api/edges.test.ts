@@ -43,6 +43,20 @@ describe('API edges', () => {
     expect((await t.get('//healthz/')).json).toEqual({ ok: true });
   });
 
+  it('answers an asterisk-form target (GET * HTTP/1.1) with the JSON 404, not the dashboard page', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const url = new URL(t.url);
+      const socket = net.connect(Number(url.port), url.hostname, () => socket.end('GET * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
+      let data = '';
+      socket.on('data', (b) => (data += b.toString('utf8')));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 404/);
+    expect(answer).toMatch(/application\/json/);
+    expect(answer).toMatch(/"errcode":40066/);
+  });
+
   it('answers a client that half-closes once its request is sent (printf … | nc), on routes that ask the store', async () => {
     // The fuzz test's counterexample (seed 521661063), as bytes on a socket, then variants on async routes.
     const port = Number(new URL(t.url).port);
