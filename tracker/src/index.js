@@ -2,7 +2,8 @@
 /**
  * datacube-tracker: records a mini-program's opens, page views and shares and sends them to datacube's
  * `POST /v1/collect`. Plain JavaScript for WeChat's runtime (no Node API), typed with miniprogram-api-typings.
- * Call `createTracker` in app.js before `App()`; it wraps the global `App` and `Page` constructors.
+ * Call `createTracker` in app.js before `App()`; it wraps the global `App`, `Page` and `Component` constructors (and
+ * `Behavior`, so a page handler a behavior gives is seen).
  */
 'use strict';
 
@@ -272,31 +273,125 @@ function createTracker(options) {
     );
   }
 
+  /**
+   * The page handlers: a `visit` (with its stay) from onShow to onHide/onUnload, a `share` when onShareAppMessage
+   * runs. A page is an instance with a route; a plain component (no route) records nothing, even if it has methods
+   * of these names. The `__dcShownAt` mark makes a show/hide pair one visit however many wrappers run.
+   */
+  /** @param {any} self @returns {string | undefined} */
+  var routeOf = function (self) {
+    var r = self && (self.route || self.__route__);
+    return typeof r === 'string' && r ? r : undefined;
+  };
+  /** @this {any} */
+  var shown = function () {
+    if (routeOf(this)) this.__dcShownAt = Date.now();
+  };
+  /** @this {any} */
+  var left = function () {
+    if (!this.__dcShownAt) return;
+    var stay = Math.round((Date.now() - this.__dcShownAt) / 100) / 10;
+    this.__dcShownAt = 0;
+    record('visit', { page: routeOf(this), stay: stay });
+  };
+  /** @this {any} */
+  var shared = function () {
+    var page = routeOf(this);
+    if (page) record('share', { page: page });
+  };
+  var LIFE = ['onShow', 'onHide', 'onUnload'];
+  /**
+   * Behaviors seen by `Behavior()`: their id and the page handlers they (or the behaviors they use) define.
+   * @type {{ id: any, has: Record<string, boolean> }[]}
+   */
+  var known = [];
+  /** Whether one of `list` (a behaviors field) gives the handler `name`. @param {any} list @param {string} name */
+  var inherited = function (list, name) {
+    if (!Array.isArray(list)) return false;
+    for (var i = 0; i < known.length; i++) if (list.indexOf(known[i].id) >= 0 && known[i].has[name]) return true;
+    return false;
+  };
+  /**
+   * Wraps the page handlers of `o` (a Page's options, a Component's or a Behavior's `methods`). Absent show/hide/unload
+   * handlers are created when `create` says so; onShareAppMessage only when present (defining it turns sharing on).
+   * @param {Record<string, any>} o @param {(name: string) => boolean} create
+   */
+  var hook = function (o, create) {
+    for (var i = 0; i < LIFE.length; i++) {
+      var n = LIFE[i];
+      if (typeof o[n] === 'function' || create(n)) wrap(o, n, i ? left : shown);
+    }
+    if (typeof o.onShareAppMessage === 'function') wrap(o, 'onShareAppMessage', shared);
+  };
+
   var ownPage = typeof Page === 'function' ? Page : null;
   if (ownPage) {
     var basePage = ownPage;
-    /** @this {any} */
-    var left = function () {
-      if (!this.__dcShownAt) return;
-      var stay = Math.round((Date.now() - this.__dcShownAt) / 100) / 10;
-      this.__dcShownAt = 0;
-      record('visit', { page: this.route || this.__route__, stay: stay });
-    };
     Page = /** @type {any} */ (
       /** @param {Record<string, any>} o */
       function (o) {
         o = o || {};
-        wrap(o, 'onShow', function () {
-          this.__dcShownAt = Date.now();
-        });
-        wrap(o, 'onHide', left);
-        wrap(o, 'onUnload', left);
-        if (typeof o.onShareAppMessage === 'function') {
-          wrap(o, 'onShareAppMessage', function () {
-            record('share', { page: this.route || this.__route__ });
+        try {
+          hook(o, function () {
+            return true;
           });
+        } catch (e) {
+          // the tracker must never break the page
         }
         return basePage(/** @type {any} */ (o));
+      }
+    );
+  }
+
+  // A page built with Component() has its page handlers in `methods` (WeChat: 使用 Component 构造器构造页面). Its
+  // own method hides a behavior's method of the same name, so a handler is not created where a behavior gives it.
+  var ownBehavior = typeof Behavior === 'function' ? Behavior : null;
+  if (ownBehavior) {
+    var baseBehavior = ownBehavior;
+    Behavior = /** @type {any} */ (
+      /** @param {Record<string, any>} o */
+      function (o) {
+        /** @type {Record<string, boolean>} */
+        var has = {};
+        try {
+          var m = o && o.methods;
+          for (var i = 0; i < LIFE.length; i++) {
+            var n = LIFE[i];
+            has[n] = !!(m && typeof m[n] === 'function') || inherited(o && o.behaviors, n);
+          }
+          if (m && typeof m === 'object') {
+            hook(m, function () {
+              return false;
+            });
+          }
+        } catch (e) {
+          // the tracker must never break a behavior
+        }
+        var id = baseBehavior(/** @type {any} */ (o));
+        known.push({ id: id, has: has });
+        return id;
+      }
+    );
+  }
+
+  var ownComponent = typeof Component === 'function' ? Component : null;
+  if (ownComponent) {
+    var baseComponent = ownComponent;
+    Component = /** @type {any} */ (
+      /** @param {Record<string, any>} o */
+      function (o) {
+        o = o || {};
+        try {
+          if (!o.methods) o.methods = {};
+          if (typeof o.methods === 'object') {
+            hook(o.methods, function (n) {
+              return !inherited(o.behaviors, n);
+            });
+          }
+        } catch (e) {
+          // the tracker must never break a component
+        }
+        return baseComponent(/** @type {any} */ (o));
       }
     );
   }
