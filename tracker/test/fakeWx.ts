@@ -1,6 +1,6 @@
 /**
  * A stand-in for WeChat's mini-program runtime, enough for the tracker: the global `wx` (storage, request, network
- * status, device info), `App` and `Page`. `wx.request` really sends, with the Referer and User-Agent WeChat would
+ * status, device info), `App`, `Page`, `Component` and `Behavior`. `wx.request` really sends, with the Referer and User-Agent WeChat would
  * set, so the tracker talks to a real datacube server. Test support only.
  */
 import { request as httpRequest } from 'node:http';
@@ -37,6 +37,10 @@ export interface RequestLog {
 type Options = { url: string; method?: string; data?: unknown; header?: Record<string, string>; success?: (r: { statusCode: number; data: unknown; header: Record<string, string> }) => void; fail?: (e: { errMsg: string }) => void };
 type PageOptions = Record<string, (this: PageInstance, ...args: unknown[]) => unknown>;
 export type PageInstance = Record<string, unknown> & { route: string };
+/** What Component() and Behavior() are given: `methods` and `behaviors` are the fields the fake acts on. */
+export type ComponentOptions = { methods?: Record<string, (this: ComponentInstance, ...args: unknown[]) => unknown>; behaviors?: unknown[] } & Record<string, unknown>;
+/** A component instance: its methods (its behaviors' and its own) on `this`; a page built with Component has a route. */
+export type ComponentInstance = Record<string, unknown> & { is: string; route?: string };
 
 export interface Tracker {
   track(type: string, fields?: Record<string, unknown>): void;
@@ -63,6 +67,10 @@ export class FakeWx {
   app: Record<string, (...args: unknown[]) => unknown> | undefined;
   /** Options given to Page(), in order. */
   readonly pages: PageOptions[] = [];
+  /** Options given to Component(), in order. */
+  readonly components: ComponentOptions[] = [];
+  /** Options given to Behavior(), by the id Behavior() returned (a string, as in WeChat). */
+  readonly behaviors = new Map<string, ComponentOptions>();
 
   constructor(
     readonly appid: string,
@@ -71,7 +79,7 @@ export class FakeWx {
     readonly legacy = false,
   ) {}
 
-  /** Installs wx, App and Page as globals, loads the tracker afresh and returns its createTracker. */
+  /** Installs wx, App, Page, Component and Behavior as globals, loads the tracker afresh and returns its createTracker. */
   install(): (o: { endpoint: string; appid: string; batchSize?: number; flushIntervalMs?: number; maxQueued?: number }) => Tracker {
     const g = globalThis as Record<string, unknown>;
     g.wx = this.api();
@@ -80,6 +88,14 @@ export class FakeWx {
     };
     g.Page = (o: PageOptions) => {
       this.pages.push(o);
+    };
+    g.Component = (o: ComponentOptions) => {
+      this.components.push(o);
+    };
+    g.Behavior = (o: ComponentOptions) => {
+      const id = `behavior-${this.behaviors.size}`;
+      this.behaviors.set(id, o);
+      return id;
     };
     const require = createRequire(import.meta.url);
     const path = require.resolve('../src/index.js');
@@ -93,6 +109,27 @@ export class FakeWx {
     if (!o) throw new Error(`no page ${index}`);
     const inst = Object.create(o) as PageInstance;
     inst.route = route;
+    return inst;
+  }
+
+  /**
+   * An instance of the `index`-th Component() call, as the runtime makes one: the methods of its behaviors (a
+   * behavior's own behaviors first, later behaviors over earlier ones), then its own methods over them (WeChat's rule
+   * for methods of the same name). With a `route` it is a page built with Component; without, a plain component.
+   */
+  component(index: number, is: string, route?: string): ComponentInstance {
+    const o = this.components[index];
+    if (!o) throw new Error(`no component ${index}`);
+    const inst: ComponentInstance = { is };
+    if (route !== undefined) inst.route = route;
+    const merge = (def: ComponentOptions): void => {
+      for (const b of def.behaviors ?? []) {
+        const used = typeof b === 'string' ? this.behaviors.get(b) : undefined;
+        if (used) merge(used);
+      }
+      for (const [k, f] of Object.entries(def.methods ?? {})) inst[k] = f;
+    };
+    merge(o);
     return inst;
   }
 

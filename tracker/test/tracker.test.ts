@@ -3,7 +3,7 @@ import { transform } from 'esbuild';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../../src/api/testing.ts';
 import type { VisitEvent } from '../../src/domain/event.ts';
-import { FakeStorage, FakeWx, until, WECHAT_UA } from './fakeWx.ts';
+import { type ComponentInstance, FakeStorage, FakeWx, until, WECHAT_UA } from './fakeWx.ts';
 
 // The tracker, driven by a fake WeChat runtime, against the real /v1/collect of a real server on port 0.
 
@@ -27,8 +27,9 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** The App and Page the tracker wrapped, as app.js and the pages' files call them. */
-const runtime = () => globalThis as unknown as { App: (o: unknown) => void; Page: (o: unknown) => void };
+/** The App, Page, Component and Behavior the tracker wrapped, as app.js and the pages' files call them. */
+const runtime = () =>
+  globalThis as unknown as { App: (o: unknown) => void; Page: (o: unknown) => void; Component: (o: unknown) => void; Behavior: (o: unknown) => string };
 
 async function stored(appid: string): Promise<VisitEvent[]> {
   const out: VisitEvent[] = [];
@@ -97,6 +98,127 @@ describe('datacube-tracker', () => {
     }
     expect(JSON.parse(events[4]?.props ?? '{}')).toEqual({ amount: 12 });
     expect(new Set(events.map((e) => e.eventId)).size).toBe(5);
+  });
+
+  it('records the views and shares of pages built with Component(), one visit per show and hide', async () => {
+    const { appid } = await t.newApp();
+    const wx = new FakeWx(appid);
+    const tracker = wx.install()({ endpoint: t.url, appid, batchSize: 50, flushIntervalMs: 60_000 });
+    const { Component, Behavior } = runtime();
+    const calls: string[] = [];
+    // A page with its own handlers in `methods` (WeChat: 使用 Component 构造器构造页面), and a method of its own.
+    Component({
+      methods: {
+        onShow: () => void calls.push('list show'),
+        onHide: () => void calls.push('list hide'),
+        onShareAppMessage: () => ({ title: 'the list' }),
+        total: (a: unknown, b: unknown) => Number(a) + Number(b),
+      },
+    });
+    // A page with no methods at all: the handlers are created.
+    Component({ data: { empty: true } });
+    // A page whose show/hide handlers come from a behavior: they still run (not hidden by created ones), counted once.
+    const watch = Behavior({
+      methods: {
+        onShow: () => void calls.push('behavior show'),
+        onHide: () => void calls.push('behavior hide'),
+      },
+    });
+    Component({ behaviors: [watch], methods: { onLoad: () => void calls.push('cart load') } });
+    // A component inside the list page: its pageLifetimes follow the page's shows and hides, but are not page views
+    // (each component on a page would count one).
+    const badge = { show: () => void calls.push('badge show'), hide: () => void calls.push('badge hide') };
+    Component({ pageLifetimes: badge });
+
+    const list = wx.component(0, 'pages/list/list', 'pages/list/list');
+    const inList = wx.component(3, 'components/badge/badge');
+    (list.onShow as () => void)();
+    badge.show.call(inList);
+    advance(4_200);
+    expect((list.onShareAppMessage as () => unknown)()).toEqual({ title: 'the list' });
+    expect((list.total as (a: number, b: number) => number)(2, 3)).toBe(5);
+    (list.onHide as () => void)();
+    badge.hide.call(inList);
+    // Hidden twice (a hide then an unload) without a show in between: still one visit.
+    (list.onUnload as () => void)();
+    (list.onShow as () => void)();
+    advance(3_000);
+    (list.onUnload as () => void)();
+
+    const empty = wx.component(1, 'pages/empty/empty', 'pages/empty/empty');
+    expect(typeof empty.onShow).toBe('function');
+    expect(empty.onShareAppMessage).toBeUndefined(); // no share menu where the page had none
+    (empty.onShow as () => void)();
+    advance(6_000);
+    (empty.onHide as () => void)();
+
+    const cart = wx.component(2, 'pages/cart/cart', 'pages/cart/cart');
+    (cart.onLoad as () => void)();
+    (cart.onShow as () => void)();
+    advance(2_000);
+    (cart.onHide as () => void)();
+    expect(calls).toEqual(['list show', 'badge show', 'list hide', 'badge hide', 'list show', 'cart load', 'behavior show', 'behavior hide']);
+    expect(wx.components[3]?.pageLifetimes).toBe(badge);
+    expect(tracker.stats().queued).toBe(5); // four visits and a share
+
+    tracker.flush();
+    await until(() => tracker.stats().queued === 0 && !tracker.stats().sending, 15_000, 'the batch to be acknowledged');
+    const events = await stored(appid);
+    expect(events.map((e) => [e.type, e.page])).toEqual([
+      ['share', 'pages/list/list'],
+      ['visit', 'pages/list/list'],
+      ['visit', 'pages/list/list'],
+      ['visit', 'pages/empty/empty'],
+      ['visit', 'pages/cart/cart'],
+    ]);
+    const stays = events.filter((e) => e.type === 'visit').map((e) => e.stay ?? -1);
+    for (const [stay, moved] of [
+      [stays[0], 4.2],
+      [stays[1], 3],
+      [stays[2], 6],
+      [stays[3], 2],
+    ] as const) {
+      expect(stay).toBeGreaterThanOrEqual(moved);
+      expect(stay).toBeLessThan(moved + 1);
+    }
+    for (const e of events) expect(e).toMatchObject({ session: events[0]?.session, device: 'OPPO Reno5 5G', ip: '127.0.0.1' });
+  });
+
+  it('leaves ordinary components working: their methods return their values, and methods named like page handlers record nothing', async () => {
+    const { appid } = await t.newApp();
+    const wx = new FakeWx(appid);
+    const tracker = wx.install()({ endpoint: t.url, appid, flushIntervalMs: 60_000 });
+    const { Component } = runtime();
+    // A dialog component whose own methods happen to be called onShow/onHide (it has no route: it is not a page).
+    Component({
+      properties: { title: String },
+      methods: {
+        onShow(this: ComponentInstance) {
+          this.open = true;
+          return 'opened';
+        },
+        onHide: () => 'closed',
+        onShareAppMessage: () => ({ title: 'from a button' }),
+        label: (n: unknown) => `#${String(n)}`,
+      },
+    });
+    // Frozen options cannot be wrapped: Component() still gets them, and nothing throws.
+    const frozenMethods = Object.freeze({ double: (n: unknown) => Number(n) * 2 });
+    expect(() => Component(Object.freeze({ methods: frozenMethods }))).not.toThrow();
+    Component(undefined);
+
+    const dialog = wx.component(0, 'components/dialog/dialog');
+    expect((dialog.label as (n: number) => string)(7)).toBe('#7');
+    expect((dialog.onShow as () => string).call(dialog)).toBe('opened');
+    expect(dialog.open).toBe(true);
+    advance(1_000);
+    expect((dialog.onHide as () => string).call(dialog)).toBe('closed');
+    expect((dialog.onShareAppMessage as () => unknown).call(dialog)).toEqual({ title: 'from a button' });
+    expect(wx.components[1]?.methods).toBe(frozenMethods);
+    const frozen = wx.component(1, 'components/frozen/frozen');
+    expect((frozen.double as (n: number) => number)(21)).toBe(42);
+    expect(wx.components).toHaveLength(3);
+    expect(tracker.stats()).toMatchObject({ queued: 0, sent: 0, dropped: 0 });
   });
 
   it('opens a new session after 30 minutes in the background, and counts every return as an open', async () => {
