@@ -33,5 +33,8 @@ export interface Tracker {
   stats(): TrackerStats;
 }
 
-/** Starts tracking: call in app.js before `App()`; wraps the global `App` and `Page`. */
+/**
+ * Starts tracking: call in app.js before `App()`; wraps the global `App`, `Page` and `Component` (pages built with
+ * Component: the page handlers in `methods`) and `Behavior`.
+ */
 export function createTracker(options: TrackerOptions): Tracker;
