@@ -12,8 +12,8 @@ import { dailySummaryAnswer, retainAnswer, visitDistributionAnswer, visitPageAns
  * answers that is dropped for an app as soon as that app receives events (as PortraitService does).
  */
 export class AnalysisService {
-  /** Answers as JSON text. */
-  private readonly cache: AnswerCache<string>;
+  /** Answers as UTF-8 JSON, encoded once (a cached answer is written as these bytes). */
+  private readonly cache: AnswerCache<Buffer>;
 
   constructor(
     private readonly store: Store,
@@ -37,15 +37,15 @@ export class AnalysisService {
 
   /** WeChat's answer, parsed. */
   async answer(appid: string, api: AnalysisApi, p: Period): Promise<Record<string, unknown>> {
-    return JSON.parse(await this.answerJson(appid, api, p)) as Record<string, unknown>;
+    return JSON.parse((await this.answerJson(appid, api, p)).toString('utf8')) as Record<string, unknown>;
   }
 
-  /** WeChat's answer as JSON text. */
-  async answerJson(appid: string, api: AnalysisApi, p: Period): Promise<string> {
+  /** WeChat's answer as UTF-8 JSON. */
+  async answerJson(appid: string, api: AnalysisApi, p: Period): Promise<Buffer> {
     const last = yesterday(this.clock);
     // Retention keys appear as their periods pass, so those answers depend on the day too.
     const key = `${api.name}:${p.begin}:${p.end}${api.kind === 'retain' ? `:${last}` : ''}`;
-    return this.cache.get(appid, key, async () => JSON.stringify(await this.compute(appid, api, p, last)));
+    return this.cache.get(appid, key, async () => Buffer.from(JSON.stringify(await this.compute(appid, api, p, last))));
   }
 
   private async compute(appid: string, api: AnalysisApi, p: Period, last: number): Promise<unknown> {

@@ -74,13 +74,7 @@ export function reserveBody(req: FastifyRequest, reply: FastifyReply, budget: Bo
   const bytes = declaredBodyBytes(req, limit);
   if (bytes === 0) return true;
   if (!budget.tryTake(bytes, client)) return false;
-  let given = false;
-  const give = () => {
-    if (given) return;
-    given = true;
-    budget.give(bytes, client);
-  };
-  reply.raw.once('close', give);
-  reply.raw.once('finish', give);
+  // `close` comes after every answer (after `finish` when it was sent) and when the client goes away first.
+  reply.raw.once('close', () => budget.give(bytes, client));
   return true;
 }

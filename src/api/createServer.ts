@@ -162,7 +162,7 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     bodyLimit: s.config.maxBodyBytes,
     genReqId: () => newRid(s.clock.now()),
     // One line per answered request instead of Fastify's two (see requestLog.ts).
-    logController: new RequestLogController(knownSegments),
+    logController: new RequestLogController(knownSegments, logger !== false),
     // WxJava with a base URL ending in "/" asks for //datacube/…; some clients add a trailing slash.
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
     // While closing, requests on open connections get our own 503 (see the onRequest hook), as JSON with an errcode.

@@ -5,12 +5,13 @@ import { WeChatError } from '../domain/errors.ts';
 /**
  * WeChat's open APIs datacube answers, by the name the cloud call uses and the path the HTTPS call uses.
  * One table, shared by POST /datacube/<path> and POST /tcb, so both give the same answer.
- * `run` resolves to WeChat's JSON answer text, or throws a WeChatError.
+ * `run` resolves to WeChat's JSON answer (UTF-8 bytes, so that a cached answer is sent without being encoded again), or
+ * throws a WeChatError.
  */
 export interface OpenApi {
   name: string;
   path: string;
-  run(services: Services, appid: string, params: Record<string, unknown>): Promise<string>;
+  run(services: Services, appid: string, params: Record<string, unknown>): Promise<Buffer>;
 }
 
 function dateParam(params: Record<string, unknown>, key: string): string {

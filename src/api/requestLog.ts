@@ -4,6 +4,9 @@ import { redactUrl } from './logging.ts';
 /** Routes whose successful answers (no errcode) are logged at `debug`, not `info`: load balancers ask every few seconds. */
 const QUIET_PATHS = new Set(['/healthz']);
 
+/** Logger levels at which no request line is written (they are above info). */
+const QUIET_LEVELS = new Set(['fatal', 'error', 'warn', 'silent']);
+
 const ERRCODE = /^\{"errcode":(-?\d+)/;
 
 /** The WeChat errcode of each answer that carries one, seen as it is sent. */
@@ -18,15 +21,19 @@ const errcodes = new WeakMap<object, number>();
  */
 export class RequestLogController extends LogController {
   /** `knownSegments`: the path segments of the server's routes; others are redacted (see redactPath). */
-  constructor(private readonly knownSegments?: ReadonlySet<string>) {
+  /** `logging`: false when the server has no logger (then no line is prepared at all). */
+  constructor(
+    private readonly knownSegments?: ReadonlySet<string>,
+    private readonly logging = true,
+  ) {
     super();
   }
 
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
-    let logged = false;
-    const line = (error?: Error) => {
-      if (logged) return;
-      logged = true;
+    // Nothing to write (no logger, or a level above info): no listener, no fields, nothing per request.
+    if (!this.logging || QUIET_LEVELS.has(request.log.level)) return;
+    // `close` follows `finish` on every answer; without `finish` first, the client went away before the answer.
+    reply.raw.once('close', () => {
       const status = reply.raw.statusCode;
       const path = request.url.split('?')[0] ?? '';
       const errcode = errcodes.get(request);
@@ -36,12 +43,10 @@ export class RequestLogController extends LogController {
         ...(errcode === undefined ? {} : { errcode }),
         responseTime: Math.round(reply.elapsedTime * 10) / 10,
       };
-      if (error) request.log.info({ ...fields, aborted: error.message }, 'request not answered');
+      if (!reply.raw.writableFinished) request.log.info({ ...fields, aborted: 'the connection closed before the answer was sent' }, 'request not answered');
       else if (QUIET_PATHS.has(path) && status < 400 && errcode === undefined) request.log.debug(fields, 'request answered');
       else request.log.info(fields, 'request answered');
-    };
-    reply.raw.once('finish', () => line());
-    reply.raw.once('close', () => line(reply.raw.writableFinished ? undefined : new Error('the connection closed before the answer was sent')));
+    });
   }
 
   override requestCompleted(): void {}

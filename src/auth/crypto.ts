@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 
 /** A new appid: `wx` + 16 lowercase hex characters. */
 export function newAppid(): string {
@@ -67,7 +67,8 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
 
 /** Tokens carry 384 random bits, so a plain SHA-256 is a safe way to keep them. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  // One-shot hash(): a quarter of createHash()'s cost, and this runs on every call that carries a token.
+  return hash('sha256', token, 'hex');
 }
 
 /**

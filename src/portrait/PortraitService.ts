@@ -8,7 +8,8 @@ import { buildPortrait } from './buildPortrait.ts';
 
 interface Answer {
   answer: UserPortrait;
-  json: string;
+  /** The answer's JSON, UTF-8 encoded once: a cached answer is written as these bytes, with no encoding per call. */
+  json: Buffer;
 }
 
 /**
@@ -45,15 +46,15 @@ export class PortraitService {
     return (await this.cached(appid, window)).answer;
   }
 
-  /** The answer already serialised, for the HTTP route's fast path. */
-  async portraitJson(appid: string, window: Window): Promise<string> {
+  /** The answer already serialised (UTF-8 JSON), for the HTTP route's fast path. */
+  async portraitJson(appid: string, window: Window): Promise<Buffer> {
     return (await this.cached(appid, window)).json;
   }
 
   private cached(appid: string, window: Window): Promise<Answer> {
     return this.cache.get(appid, `${window.begin}:${window.end}`, async () => {
       const answer = buildPortrait(window, await this.store.portrait(appid, window));
-      return { answer, json: JSON.stringify(answer) };
+      return { answer, json: Buffer.from(JSON.stringify(answer)) };
     });
   }
 }

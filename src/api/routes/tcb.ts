@@ -29,7 +29,7 @@ export async function tcbRoutes(app: FastifyInstance, s: Services, testMode?: Te
       const api = OPEN_API_BY_NAME.get(apiName);
       if (!api) return { errcode: 48001, errmsg: 'api unauthorized' };
       try {
-        return JSON.parse(await api.run(s, appid, params)) as Record<string, unknown>;
+        return JSON.parse((await api.run(s, appid, params)).toString('utf8')) as Record<string, unknown>;
       } catch (err) {
         if (isWeChatError(err)) return { errcode: err.errcode, errmsg: err.errmsg };
         throw err;
