@@ -29,7 +29,7 @@ import { z } from 'zod';
  * | DATACUBE_SESSION_IDLE | 7200 | a dashboard session unused this long ends, seconds (2 h) |
  * | DATACUBE_SIGNIN_FAILURES | 10 | failed dashboard sign-ins allowed per client address in 15 minutes; then 429 until the oldest is 15 minutes old |
  * | DATACUBE_MAX_DEVICE_NAMES | 20000 | distinct device names an app may have (1–1,000,000); events with a name new to an app past it count under the device bucket `其他`, and the ingest answer says so (`device_overflow`) |
- * | DATACUBE_MAX_DERIVE_BACKLOG | 100000 | events of one app stored but not yet folded into its portrait tables before that app's next batch waits for them; bounds how long the app's own portrait can wait (embedded store) |
+ * | DATACUBE_MAX_DERIVE_BACKLOG | 100000 | events of one app stored but not yet folded into its portrait tables before that app's next batch waits for them; bounds how long the app's own portrait can wait (embedded store; a server's limit — CLI commands that open the store themselves never wait) |
  * | DATACUBE_SCRYPT_CONCURRENCY | 1 | app-secret checks (scrypt, on libuv's thread pool) run at once; the rest queue, so they never take all the threads the store and /healthz need |
  * | DATACUBE_SECRET_FAILURES_PER_IP | 10 | wrong app secrets a client IP may send in 60 s; past it the token routes answer 45011 (HTTP 429, Retry-After) |
  * | DATACUBE_SECRET_FAILURES_PER_APP | 30 | wrong secrets an appid may receive in 60 s from all clients; past it, secrets not already verified get 45011 |

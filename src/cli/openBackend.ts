@@ -61,7 +61,11 @@ export async function openBackend(opts: StoreOptions, o: OpenOptions = {}): Prom
   const [{ openServices }, { LocalBackend }] = await Promise.all([import('../services.ts'), import('./localBackend.ts')]);
   try {
     // Deletions, prunes, backups and restores done here are reported on standard error (counts only).
-    return new LocalBackend(await openServices({ ...config, masterKey, logLevel: 'silent' }), (line) => process.stderr.write(`datacube: ${line}\n`));
+    // The embedded store is this process's alone while the command runs, so no portrait can be waiting on an app's derive
+    // backlog: a bulk ingest stores at full speed and leaves the folding to run beside it (and to finish at the next open)
+    // instead of pausing every 100,000 events (DATACUBE_MAX_DERIVE_BACKLOG bounds a server's portraits).
+    const services = await openServices({ ...config, masterKey, logLevel: 'silent', maxDeriveBacklog: Number.MAX_SAFE_INTEGER });
+    return new LocalBackend(services, (line) => process.stderr.write(`datacube: ${line}\n`));
   } catch (e) {
     // A server that exists but did not answer /healthz in time (overloaded) is named, rather than the store's "in use".
     if (found.state === 'silent') {
