@@ -27,16 +27,22 @@ const GiB = 2 ** 30;
 
 // ---- DuckDB's appender: the baseline ----------------------------------------------------------------------------
 
-/** The columns of the store's `events` table as migration 1 made them (the rows both sides write). */
+/**
+ * The columns of the store's `events` table that hold the event (the rows both sides write): migration 1's, and the
+ * User-Agent the store keeps since issue 11 (the demo data's tracker-like users send one). Not the store's own
+ * bookkeeping (the event-id hash columns of its duplicate filter).
+ */
 const EVENTS_TABLE = `CREATE TABLE events (seq BIGINT NOT NULL, appid VARCHAR NOT NULL, event_id VARCHAR, openid VARCHAR NOT NULL,
   time BIGINT NOT NULL, day INTEGER NOT NULL, gender UTINYINT NOT NULL, age UTINYINT, age_bucket UTINYINT NOT NULL,
   platform VARCHAR, platform_id UTINYINT NOT NULL, brand VARCHAR, model VARCHAR, device VARCHAR, province UINTEGER NOT NULL,
   city UINTEGER NOT NULL, ip VARCHAR, type VARCHAR NOT NULL, page VARCHAR, scene INTEGER, session VARCHAR, stay DOUBLE,
-  props VARCHAR, received_at BIGINT NOT NULL)`;
+  props VARCHAR, received_at BIGINT NOT NULL, ua VARCHAR)`;
 
-/** A row of the version-1 `events` table above: the event's columns, nothing else. */
+/** A row of the `events` table above: the event's columns, nothing else. */
 function appendRow(a: DuckDBAppender, seq: number, appid: string, e: VisitEvent, now: number): void {
   appendEventColumns(a, seq, appid, e, now);
+  if (e.ua === null) a.appendNull();
+  else a.appendVarchar(e.ua);
   a.endRow();
 }
 
