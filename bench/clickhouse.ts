@@ -139,7 +139,7 @@ async function generateChain(c: Connection, appid: string, users: number): Promi
   return scalar(c, sql`SELECT sum(sign) AS v FROM ${c.table('user_chain')} WHERE appid = ${appid} AND kind = 1`);
 }
 
-async function generate(c: Connection, appid: string, users: number): Promise<number> {
+export async function generate(c: Connection, appid: string, users: number): Promise<number> {
   const cities = listCities();
   const src = userDaysSql(1, users, cities.map((x) => x.id), cities.map((x) => x.province));
   const d0 = date(FIRST_DAY);

@@ -33,6 +33,9 @@ function unpack(x: unknown): Latest<number> {
   return { t: Number(n >> SHIFT), v: Number(n & MASK) };
 }
 
+/** Every column of `user_chain` but `sign` (to write a row's cancel: the same values, the opposite sign). */
+export const CHAIN_COLUMNS = sql`appid, kind, next_day, day, openid, first_day, last_day, gender, age, platform, province, city, device_t, device, events`;
+
 /** Columns that identify a live row's content, in the order the writer reads them. */
 const CONTENT = sql`openid, toUInt16(day) AS d, toUInt16(next_day) AS nd, toUInt16(first_day) AS fd, toUInt16(last_day) AS ld,
   gender, age, platform, province, city, device_t, device, events`;
@@ -215,11 +218,7 @@ export async function rebuildChain(
   opts: { keptFirstDays?: boolean } = {},
 ): Promise<void> {
   const kept = opts.keptFirstDays ?? true;
-  await c.exec(
-    sql`INSERT INTO ${c.table('user_chain')} (appid, kind, next_day, day, openid, first_day, last_day, gender, age, platform, province, city, device_t, device, events, sign)
-        SELECT appid, kind, next_day, day, openid, first_day, last_day, gender, age, platform, province, city, device_t, device, events, -sign
-        FROM ${c.table('user_chain')} WHERE appid = ${appid}`,
-  );
+  await c.exec(sql`INSERT INTO ${c.table('user_chain')} (${CHAIN_COLUMNS}, sign) SELECT ${CHAIN_COLUMNS}, -sign FROM ${c.table('user_chain')} WHERE appid = ${appid}`);
   let rows: JsonRow[] = [];
   let user: UserBatch | undefined;
   const flush = async (force: boolean): Promise<void> => {

@@ -13,7 +13,7 @@ import { type Day, startOfDay } from '../../domain/day.ts';
 import type { FirstSeen } from '../lifecycle.ts';
 import { unknownValues, type UserState } from './chain.ts';
 import type { Connection, JsonRow } from './connection.ts';
-import { loadStates, stateRow } from './derive.ts';
+import { CHAIN_COLUMNS, loadStates, stateRow } from './derive.ts';
 import { SLOT_MS } from './analysisSchema.ts';
 import { date, isoDay, join, list, type Sql, sql } from './sql.ts';
 
@@ -108,7 +108,14 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
  */
 export const PORTRAIT_FAMILY: DerivedFamily = {
   name: 'portrait',
-  async deleteUsers({ appid, openids, mutations }) {
+  async deleteUsers({ c, appid, openids, mutations }) {
+    // Cancels first (exact copies, opposite sign): `chain_day_counts` is kept by a materialized view, which sees
+    // inserts and not mutations. The users' rows then sum to nothing, before the mutation removes them all.
+    await c.exec(
+      sql`INSERT INTO ${c.table('user_chain')} (${CHAIN_COLUMNS}, sign) SELECT ${CHAIN_COLUMNS}, -sign FROM ${c.table('user_chain')}
+          WHERE appid = ${appid} AND kind = 1 AND openid IN ${list(openids)}`,
+      LONG_QUERY,
+    );
     await mutations.delete('user_chain', sql`appid = ${appid} AND openid IN ${list(openids)}`);
     await mutations.delete('kept_first_days', sql`appid = ${appid} AND openid IN ${list(openids)}`);
   },
@@ -122,6 +129,8 @@ export const PORTRAIT_FAMILY: DerivedFamily = {
     }
     for (const part of chunks(kept, 100_000)) await c.insert('kept_first_days', part);
     await mutations.delete('user_chain', sql`appid = ${appid} AND kind = 1 AND day < ${date(beforeDay)}`);
+    // The one-day counts of those days go with them (a materialized view does not see mutations).
+    await mutations.delete('chain_day_counts', sql`appid = ${appid} AND day < ${date(beforeDay)}`);
     return async () => {
       const rows: JsonRow[] = [];
       for (const [openid, a] of affected) {
