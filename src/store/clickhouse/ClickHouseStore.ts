@@ -10,7 +10,7 @@ import { type Connection, type ConnectionOptions, HttpConnection } from './conne
 import { deleteApp } from './deleteApp.ts';
 import { appsWithEvents, derivedCounts, rebuildChain } from './derive.ts';
 import { DeviceCap } from './devices.ts';
-import { appendEvents, countEvents, eventStats, type EventsOptions, exportEvents, maxSeq, MonotonicMicros } from './events.ts';
+import { AppendFailure, appendGroup, checkEvent, countEvents, eventStats, type EventsOptions, exportEvents, maxSeq, MonotonicMicros } from './events.ts';
 import { distributionCounts, pageCounts, retentionCounts, summaryCounts, trendCounts } from './analysisQuery.ts';
 import * as meta from './meta.ts';
 import * as personal from './personal.ts';
@@ -29,6 +29,16 @@ export interface ClickHouseStoreOptions extends ConnectionOptions, EventsOptions
   /** Writer leases (lease.ts): TTL, linger, how long to wait for another server. */
   lease?: LeaseOptions;
 }
+
+/** An append waiting for its app's group commit. */
+interface WaitingAppend {
+  events: readonly VisitEvent[];
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Most events one group commit takes (the rest goes in the next). */
+const GROUP_EVENTS = 50_000;
 
 /** A few lanes of one-at-a-time work, chosen by key: same key → same lane → never interleaved. */
 class Lanes {
@@ -65,6 +75,10 @@ export class ClickHouseStore implements Store {
   /** Apps whose last append from this process failed part-way: checked before their next append. */
   private readonly dirty = new Set<string>();
   private readonly devices: DeviceCap;
+  /** Per app, the batches waiting for its next group commit, oldest first. */
+  private readonly waiting = new Map<string, WaitingAppend[]>();
+  /** Apps whose group commit is queued in their lane (it takes every batch waiting by the time it runs). */
+  private readonly commitQueued = new Set<string>();
 
   private constructor(
     readonly connection: Connection,
@@ -116,20 +130,102 @@ export class ClickHouseStore implements Store {
 
   // ---- events and portraits
 
+  /**
+   * Group commit: a batch joins its app's queue; when the app's lane is free, every batch waiting by then (up to
+   * GROUP_EVENTS events) is stored by one appendGroup under the writer lease — one duplicate lookup, one state
+   * lookup, one events insert, one chain insert for all of them — and each is answered only after that succeeded.
+   * If the group fails before any of its events was sent, each batch is tried alone, so one batch that cannot be
+   * stored fails only its own caller; once an events insert was sent, some rows may be stored, so every batch of the
+   * group gets the error (a retryable answer; resent events with ids are recognised as duplicates).
+   */
   append(appid: string, events: readonly VisitEvent[]): Promise<AppendResult> {
-    return this.op(
+    try {
+      // A batch ClickHouse could not take is refused on its own, before it joins a group.
+      events.forEach(checkEvent);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      let q = this.waiting.get(appid);
+      if (!q) this.waiting.set(appid, (q = []));
+      q.push({ events, resolve, reject });
+      this.scheduleCommit(appid);
+    });
+  }
+
+  /** Queues a group commit of the app's waiting batches in its lane, unless one is queued already. */
+  private scheduleCommit(appid: string): void {
+    if (this.commitQueued.has(appid)) return;
+    this.commitQueued.add(appid);
+    let started = false;
+    this.op(
       (c) =>
-        this.leases.run(appid, async (keepAlive) => {
-          if (this.dirty.has(appid)) await this.repair(appid, keepAlive);
-          try {
-            return await appendEvents(c, this.clock, appid, events, this.opts, (skipped) => this.devices.apply(c, appid, events, skipped));
-          } catch (e) {
-            this.dirty.add(appid);
-            throw e;
-          }
+        this.leases.run(appid, (keepAlive) => {
+          started = true;
+          return this.commitWaiting(c, appid, keepAlive);
         }),
       `events\u0000${appid}`,
-    );
+    ).catch((e: unknown) => {
+      // The store is closed, or the lease (or the check that runs when it is taken) failed before the group was
+      // taken: answer everyone waiting.
+      if (started) return;
+      this.commitQueued.delete(appid);
+      const q = this.waiting.get(appid) ?? [];
+      this.waiting.delete(appid);
+      for (const w of q) w.reject(e);
+    });
+  }
+
+  private async commitWaiting(c: Connection, appid: string, keepAlive: () => Promise<void>): Promise<void> {
+    const q = this.waiting.get(appid) ?? [];
+    const group: WaitingAppend[] = [];
+    let n = 0;
+    while (q.length > 0) {
+      const next = q[0];
+      if (!next || (group.length > 0 && n + next.events.length > GROUP_EVENTS)) break;
+      q.shift();
+      group.push(next);
+      n += next.events.length;
+    }
+    if (q.length === 0) this.waiting.delete(appid);
+    this.commitQueued.delete(appid);
+    // More than one group's worth waited: the rest goes next, behind this one in the lane.
+    if (q.length > 0) this.scheduleCommit(appid);
+    if (group.length === 0) return;
+    const store = async (batches: readonly WaitingAppend[]): Promise<AppendResult[]> => {
+      if (this.dirty.has(appid)) await this.repair(appid, keepAlive);
+      try {
+        return await appendGroup(c, this.clock, appid, batches.map((b) => b.events), this.opts, (events, skipped) =>
+          this.devices.apply(c, appid, events, skipped),
+        );
+      } catch (e) {
+        this.dirty.add(appid);
+        throw e;
+      }
+    };
+    try {
+      const results = await store(group);
+      group.forEach((g, i) => {
+        const r = results[i];
+        if (r) g.resolve(r);
+        else g.reject(new Error('no result for the batch'));
+      });
+    } catch (e) {
+      const cause = e instanceof AppendFailure ? e.cause : e;
+      if (group.length === 1 || !(e instanceof AppendFailure) || e.insertSent) {
+        for (const g of group) g.reject(cause);
+        return;
+      }
+      for (const g of group) {
+        try {
+          const [r] = await store([g]);
+          if (r) g.resolve(r);
+          else g.reject(new Error('no result for the batch'));
+        } catch (alone) {
+          g.reject(alone instanceof AppendFailure ? alone.cause : alone);
+        }
+      }
+    }
   }
   portrait(appid: string, window: Window): Promise<PortraitCount[]> {
     return this.op((c) => portraitCounts(c, appid, window));

@@ -133,9 +133,9 @@ async function loadSuffixes(c: Connection, appid: string, openids: readonly stri
 }
 
 /** The rows that fold these users' batches into the chain (cancels and new versions, in one list). */
-async function changeRows(c: Connection, appid: string, users: Map<string, UserBatch>): Promise<JsonRow[]> {
+async function changeRows(c: Connection, appid: string, users: Map<string, UserBatch>, known?: Map<string, UserState>): Promise<JsonRow[]> {
   const openids = [...users.keys()];
-  const states = await loadStates(c, appid, openids);
+  const states = known ?? (await loadStates(c, appid, openids));
   // Users whose batch reaches before their latest day need the chain rows from there on.
   let earliest = Infinity;
   const late: string[] = [];
@@ -161,11 +161,12 @@ async function changeRows(c: Connection, appid: string, users: Map<string, UserB
 
 /**
  * Folds stored events into the app's chain: one insert, so each shard gets one part (all of a user's rows live on
- * the user's shard, so a user is folded entirely or not at all).
+ * the user's shard, so a user is folded entirely or not at all). `states`: the users' state rows when the caller
+ * has read them already (loadStates, under the same lease; it may hold more users).
  */
-export async function deriveEvents(c: Connection, appid: string, events: readonly VisitEvent[]): Promise<void> {
+export async function deriveEvents(c: Connection, appid: string, events: readonly VisitEvent[], states?: Map<string, UserState>): Promise<void> {
   if (events.length === 0) return;
-  const rows = await changeRows(c, appid, groupBatch(events));
+  const rows = await changeRows(c, appid, groupBatch(events), states);
   await c.insert('user_chain', rows, { max_insert_block_size: String(Math.max(1_048_576, rows.length + 1)) });
 }
 

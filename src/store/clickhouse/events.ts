@@ -2,7 +2,7 @@ import type { VisitEvent } from '../../domain/event.ts';
 import type { AppendResult, EventStats } from '../store.ts';
 import type { Connection, JsonRow } from './connection.ts';
 import { NO_NEXT_DAY, TIME_OFFSET_MS } from './chain.ts';
-import { deriveEvents } from './derive.ts';
+import { deriveEvents, loadStates } from './derive.ts';
 import { isoDay, list, sql } from './sql.ts';
 
 /** Strictly increasing numbers, microseconds since the epoch when calls are sparse; `seq` and row versions. */
@@ -147,53 +147,107 @@ async function storedIds(c: Connection, appid: string, ids: readonly string[], c
   return found;
 }
 
+/** How far a grouped append got before it failed (see appendGroup). */
+export class AppendFailure extends Error {
+  constructor(
+    override readonly cause: unknown,
+    /** Whether an insert of events had been sent: then some of the group's events may be stored. */
+    readonly insertSent: boolean,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = 'AppendFailure';
+  }
+}
+
+/** Last changes to a batch before its rows are built (the device cap, see devices.ts), told its duplicates' indexes. */
+export type PrepareBatch = (
+  events: readonly VisitEvent[],
+  skipped: ReadonlySet<number>,
+) => Promise<{ events: readonly VisitEvent[]; overflow?: AppendResult['deviceOverflow'] }>;
+
 /**
- * Stores the events of one app that are not duplicates (an `eventId` already stored for the app, or repeated
- * earlier in the batch), then folds them into the app's chain (derive.ts). Callers hold the app's writer lease
- * (lease.ts), so no other batch of the app — from this process or another datacube server — is checked, stored
- * or derived in between. Resolves once both inserts are acknowledged.
+ * Stores several batches of one app as if appended one after the other, in one round of queries: the events that
+ * are not duplicates (an `eventId` already stored for the app, or repeated earlier in the batch or in an earlier
+ * batch of the group), then folds them into the app's chain (derive.ts). The duplicate lookup and the chain-state
+ * lookup go out together, then one events insert (per `insertBatchRows`) and one chain insert. Callers hold the app's
+ * writer lease (lease.ts), so no other batch of the app — from this process or another datacube server — is checked,
+ * stored or derived in between. Resolves once both inserts are acknowledged, with one result per batch; fails with
+ * an AppendFailure saying whether events may have been stored.
  */
+export async function appendGroup(
+  c: Connection,
+  seqs: MonotonicMicros,
+  appid: string,
+  batches: readonly (readonly VisitEvent[])[],
+  opts: EventsOptions = {},
+  prepare?: PrepareBatch,
+): Promise<AppendResult[]> {
+  batches.forEach((b) => b.forEach(checkEvent));
+  let insertSent = false;
+  try {
+    const duplicates: number[][] = batches.map(() => []);
+    const firstIndex = new Map<string, [number, number]>();
+    const openids = new Set<string>();
+    batches.forEach((events, b) =>
+      events.forEach((e, i) => {
+        openids.add(e.openid);
+        if (e.eventId === null) return;
+        if (firstIndex.has(e.eventId)) duplicates[b]?.push(i);
+        else firstIndex.set(e.eventId, [b, i]);
+      }),
+    );
+    // The chain states of every user of the group, read while the duplicates are looked up (one round trip less).
+    const states = loadStates(c, appid, [...openids]);
+    states.catch(() => undefined);
+    if (firstIndex.size > 0) {
+      const stored = await storedIds(c, appid, [...firstIndex.keys()], opts.lookupBatchIds ?? 5_000);
+      for (const id of stored) {
+        const at = firstIndex.get(id);
+        if (at) duplicates[at[0]]?.push(at[1]);
+      }
+    }
+    const results: AppendResult[] = [];
+    const accepted: VisitEvent[] = [];
+    for (const [b, events] of batches.entries()) {
+      const dups = (duplicates[b] ?? []).sort((x, y) => x - y);
+      const skip = new Set(dups);
+      const prepared = prepare ? await prepare(events, skip) : { events };
+      prepared.events.forEach((e, i) => {
+        if (!skip.has(i)) accepted.push(e);
+      });
+      const n = events.length - skip.size;
+      results.push(prepared.overflow ? { accepted: n, duplicates: dups, deviceOverflow: prepared.overflow } : { accepted: n, duplicates: dups });
+    }
+    let seq = seqs.take(Math.max(1, accepted.length));
+    const rows = accepted.map((e) => toRow(appid, seq++, e));
+    const size = Math.max(1, opts.insertBatchRows ?? 100_000);
+    for (let i = 0; i < rows.length; i += size) {
+      insertSent = true;
+      await c.insert('events', rows.slice(i, i + size));
+    }
+    await deriveEvents(c, appid, accepted, await states);
+    return results;
+  } catch (e) {
+    throw new AppendFailure(e, insertSent);
+  }
+}
+
+/** `appendGroup` of one batch (its failure as thrown, not wrapped). */
 export async function appendEvents(
   c: Connection,
   seqs: MonotonicMicros,
   appid: string,
   events: readonly VisitEvent[],
   opts: EventsOptions = {},
-  /** Last changes before the rows are built (the device cap, see devices.ts), told which input indexes are duplicates. */
-  prepare?: (skipped: ReadonlySet<number>) => Promise<{ events: readonly VisitEvent[]; overflow?: AppendResult['deviceOverflow'] }>,
+  prepare?: PrepareBatch,
 ): Promise<AppendResult> {
-  events.forEach(checkEvent);
-  const duplicates: number[] = [];
-  const firstIndex = new Map<string, number>();
-  events.forEach((e, i) => {
-    if (e.eventId === null) return;
-    if (firstIndex.has(e.eventId)) duplicates.push(i);
-    else firstIndex.set(e.eventId, i);
-  });
-  if (firstIndex.size > 0) {
-    const stored = await storedIds(c, appid, [...firstIndex.keys()], opts.lookupBatchIds ?? 5_000);
-    for (const id of stored) {
-      const i = firstIndex.get(id);
-      if (i !== undefined) duplicates.push(i);
-    }
-    duplicates.sort((a, b) => a - b);
+  try {
+    const [r] = await appendGroup(c, seqs, appid, [events], opts, prepare);
+    if (!r) throw new Error('no result for the batch');
+    return r;
+  } catch (e) {
+    throw e instanceof AppendFailure ? e.cause : e;
   }
-  const skip = new Set(duplicates);
-  const accepted = events.length - skip.size;
-  const prepared = prepare ? await prepare(skip) : { events };
-  let seq = seqs.take(Math.max(1, accepted));
-  const rows: JsonRow[] = [];
-  prepared.events.forEach((e, i) => {
-    if (!skip.has(i)) rows.push(toRow(appid, seq++, e));
-  });
-  const size = Math.max(1, opts.insertBatchRows ?? 100_000);
-  for (let i = 0; i < rows.length; i += size) await c.insert('events', rows.slice(i, i + size));
-  await deriveEvents(
-    c,
-    appid,
-    prepared.events.filter((_, i) => !skip.has(i)),
-  );
-  return prepared.overflow ? { accepted, duplicates, deviceOverflow: prepared.overflow } : { accepted, duplicates };
 }
 
 /** The largest `seq` stored for the app (0 if none). */
