@@ -5,8 +5,8 @@
  * The store is opened on a fresh database `<db>_<random>` (dropped at the end), and synthetic data of P1's
  * shape (the P1 app's number of users, 30 days, the same per-user statistics as ./synthetic.ts, hashed with
  * cityHash64 instead of DuckDB's hash()) is generated inside ClickHouse with `INSERT … SELECT … FROM numbers(N)`,
- * straight into the store's derived tables `user_days` (maxState of the packed values, device tuples) and
- * `user_first` (minState of the first day) — the only tables the portrait query reads; `events` stays empty.
+ * straight into the store's `user_chain` (chain and state rows, see generateChain), whose materialized view fills
+ * `chain_day_counts` as it does for appends — the only tables the portrait query reads; `events` stays empty.
  * The same user-day rows go into `bench_plain`, a plain MergeTree (app, day, uid, openid, province) sorted by
  * (app, day, uid), for the baseline `SELECT province, count(DISTINCT uid) … GROUP BY province`.
  */
@@ -310,7 +310,7 @@ function tcpPort(http: string): string {
  * server in a child process with the ClickHouse store) against `clickhouse-client` inserting the very rows the
  * store wrote (exported as JSONEachRow) into a table of the same shape: events/s ÷ rows/s, goal ≥ 0.3.
  */
-async function ingestFigures(url: string, version: string): Promise<Figure[]> {
+export async function ingestFigures(url: string, version: string): Promise<Figure[]> {
   const client = ['/usr/bin/clickhouse-client'].find((p) => existsSync(p));
   const target = parseClickHouseUrl(url);
   const db = `${target.database}_${randomBytes(4).toString('hex')}`;

@@ -160,13 +160,20 @@ async function changeRows(c: Connection, appid: string, users: Map<string, UserB
 }
 
 /**
- * Folds stored events into the app's chain: one insert, so each shard gets one part (all of a user's rows live on
- * the user's shard, so a user is folded entirely or not at all). `states`: the users' state rows when the caller
- * has read them already (loadStates, under the same lease; it may hold more users).
+ * The rows that fold these events into the app's chain (cancels and new versions). `states`: the users' state rows
+ * when the caller has read them already (loadStates, under the same lease; it may hold more users).
  */
-export async function deriveEvents(c: Connection, appid: string, events: readonly VisitEvent[], states?: Map<string, UserState>): Promise<void> {
-  if (events.length === 0) return;
-  const rows = await changeRows(c, appid, groupBatch(events), states);
+export async function chainChanges(c: Connection, appid: string, events: readonly VisitEvent[], states?: Map<string, UserState>): Promise<JsonRow[]> {
+  if (events.length === 0) return [];
+  return changeRows(c, appid, groupBatch(events), states);
+}
+
+/**
+ * Writes chain changes in one insert, so each shard gets one part (all of a user's rows live on the user's shard, so
+ * a user is folded entirely or not at all).
+ */
+export async function writeChainChanges(c: Connection, rows: readonly JsonRow[]): Promise<void> {
+  if (rows.length === 0) return;
   await c.insert('user_chain', rows, { max_insert_block_size: String(Math.max(1_048_576, rows.length + 1)) });
 }
 

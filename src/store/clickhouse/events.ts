@@ -2,7 +2,7 @@ import type { VisitEvent } from '../../domain/event.ts';
 import type { AppendResult, EventStats } from '../store.ts';
 import type { Connection, JsonRow } from './connection.ts';
 import { NO_NEXT_DAY, TIME_OFFSET_MS } from './chain.ts';
-import { deriveEvents, loadStates } from './derive.ts';
+import { chainChanges, loadStates, writeChainChanges } from './derive.ts';
 import { isoDay, list, sql } from './sql.ts';
 
 /** Strictly increasing numbers, microseconds since the epoch when calls are sparse; `seq` and row versions. */
@@ -221,11 +221,18 @@ export async function appendGroup(
     let seq = seqs.take(Math.max(1, accepted.length));
     const rows = accepted.map((e) => toRow(appid, seq++, e));
     const size = Math.max(1, opts.insertBatchRows ?? 100_000);
-    for (let i = 0; i < rows.length; i += size) {
-      insertSent = true;
-      await c.insert('events', rows.slice(i, i + size));
-    }
-    await deriveEvents(c, appid, accepted, await states);
+    // The chain's changes are worked out (reading only the chain) while the events go in; they are written only
+    // once the events are stored, so a chain never folds events that are not.
+    const stored = (async () => {
+      for (let i = 0; i < rows.length; i += size) {
+        insertSent = true;
+        await c.insert('events', rows.slice(i, i + size));
+      }
+    })();
+    const [inserted, changes] = await Promise.allSettled([stored, states.then((known) => chainChanges(c, appid, accepted, known))]);
+    if (inserted.status === 'rejected') throw inserted.reason;
+    if (changes.status === 'rejected') throw changes.reason;
+    await writeChainChanges(c, changes.value);
     return results;
   } catch (e) {
     throw new AppendFailure(e, insertSent);
