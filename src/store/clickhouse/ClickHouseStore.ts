@@ -8,6 +8,7 @@ import { Serial } from '../serial.ts';
 import type { AppendResult, EventStats, Store, StoreOptions } from '../store.ts';
 import { type Connection, type ConnectionOptions, HttpConnection } from './connection.ts';
 import { deleteApp } from './deleteApp.ts';
+import { dayCountsAgree, reconcileDayCounts } from './dayCounts.ts';
 import { appsWithEvents, derivedCounts, rebuildChain } from './derive.ts';
 import { DeviceCap } from './devices.ts';
 import { AppendFailure, appendGroup, checkEvent, countEvents, eventStats, type EventsOptions, exportEvents, maxSeq, MonotonicMicros } from './events.ts';
@@ -61,7 +62,8 @@ class Lanes {
  *
  * Each time this process takes an app's lease, and after any of its own appends failed part-way, it compares the
  * app's stored events with those its chain has folded in and rebuilds the chain from the events if they differ (a
- * writer killed between the two inserts of an append leaves exactly that).
+ * writer killed between the two inserts of an append leaves exactly that), and the one-day counts with the chain
+ * (dayCounts.ts); after its own failed append it also makes the counts equal to the chain's in every detail.
  */
 export class ClickHouseStore implements Store {
   readonly backend = 'clickhouse' as const;
@@ -111,9 +113,13 @@ export class ClickHouseStore implements Store {
    * they were stored (a snapshot cuts each app at a `seq`).
    */
   private async repair(appid: string, keepAlive: () => Promise<void>): Promise<void> {
-    this.clock.atLeast(await maxSeq(this.connection, appid));
-    const { stored, derived } = await derivedCounts(this.connection, appid);
-    if (stored !== derived) await rebuildChain(this.connection, appid, keepAlive);
+    const c = this.connection;
+    const [top, { stored, derived }, agree] = await Promise.all([maxSeq(c, appid), derivedCounts(c, appid), dayCountsAgree(c, appid)]);
+    this.clock.atLeast(top);
+    if (stored !== derived) await rebuildChain(c, appid, keepAlive);
+    // The one-day counts are a view's rows: a ClickHouse killed between an insert's two parts (after our failed
+    // write, or between the counts) leaves them apart from the chain; the difference is inserted.
+    if (stored !== derived || !agree || this.dirty.has(appid)) await reconcileDayCounts(c, appid);
     this.dirty.delete(appid);
   }
 

@@ -1,7 +1,8 @@
-import { VALUE_BITS, VALUE_MASK } from '../packing.ts';
+import { VALUE_BITS } from '../packing.ts';
 import { ANALYSIS_MIGRATION } from './analysisSchema.ts';
 import type { Connection } from './connection.ts';
 import { TIME_OFFSET_MS } from './chain.ts';
+import { chainDayCounts } from './dayCounts.ts';
 import { appsWithEvents, rebuildChain } from './derive.ts';
 import { ident, type Sql, sql } from './sql.ts';
 
@@ -75,30 +76,6 @@ export { TIME_OFFSET_MS };
 function packed(column: string): Sql {
   const col = ident(column);
   return sql`if(${col} = 0, toInt64(0), bitOr(bitShiftLeft(toInt64(time + ${TIME_OFFSET_MS}), ${VALUE_BITS}), toInt64(${col})))`;
-}
-
-/**
- * The one-day portrait counts of chain rows (see portrait.ts): per (app, day, dimension, value) the signed number of
- * chain rows of that day, and of those whose user is new that day. A value counts if it was seen on the row's own day
- * (packed time at or after that day's midnight: day × 86 400 000 ms since Shanghai 1970-01-01 00:00), as a one-day
- * window reads it. Dimensions as portrait.ts numbers them: 0 province, 1 city, 2 gender, 3 platform, 4 age, 5 device.
- */
-export function chainDayCounts(source: Sql): Sql {
-  const midnight = sql`toInt64(toUInt16(day)) * 86400000`;
-  const value = (col: string): Sql => sql`toUInt32(if(${ident(col)} >= bitShiftLeft(${midnight}, ${VALUE_BITS}), bitAnd(${ident(col)}, ${VALUE_MASK}), 0))`;
-  return sql`SELECT appid, day, t.1 AS dim, t.2 AS num, t.3 AS str, t.4 AS known,
-      sum(sign) AS active, sum(if(first_day = day, sign, 0)) AS fresh
-    FROM ${source}
-    ARRAY JOIN [
-      (toUInt8(0), ${value('province')}, '', toUInt8(1)),
-      (toUInt8(1), ${value('city')}, '', toUInt8(1)),
-      (toUInt8(2), ${value('gender')}, '', toUInt8(1)),
-      (toUInt8(3), ${value('platform')}, '', toUInt8(1)),
-      (toUInt8(4), ${value('age')}, '', toUInt8(1)),
-      (toUInt8(5), toUInt32(0), if(device_t > ${midnight}, device, ''), toUInt8(device_t > ${midnight}))
-    ] AS t
-    WHERE kind = 1
-    GROUP BY appid, day, dim, num, str, known`;
 }
 
 export const BOOTSTRAP = (c: Connection): Sql[] => [
