@@ -139,7 +139,7 @@ async function generateChain(c: Connection, appid: string, users: number): Promi
   return scalar(c, sql`SELECT sum(sign) AS v FROM ${c.table('user_chain')} WHERE appid = ${appid} AND kind = 1`);
 }
 
-export async function generate(c: Connection, appid: string, users: number): Promise<number> {
+async function generate(c: Connection, appid: string, users: number): Promise<number> {
   const cities = listCities();
   const src = userDaysSql(1, users, cities.map((x) => x.id), cities.map((x) => x.province));
   const d0 = date(FIRST_DAY);
@@ -310,7 +310,7 @@ function tcpPort(http: string): string {
  * server in a child process with the ClickHouse store) against `clickhouse-client` inserting the very rows the
  * store wrote (exported as JSONEachRow) into a table of the same shape: events/s ÷ rows/s, goal ≥ 0.3.
  */
-export async function ingestFigures(url: string, version: string): Promise<Figure[]> {
+async function ingestFigures(url: string, version: string): Promise<Figure[]> {
   const client = ['/usr/bin/clickhouse-client'].find((p) => existsSync(p));
   const target = parseClickHouseUrl(url);
   const db = `${target.database}_${randomBytes(4).toString('hex')}`;
