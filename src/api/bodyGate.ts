@@ -10,12 +10,13 @@ import { BodyBudget, reserveBody, SMALL_BODY_BYTES } from './bodyBudget.ts';
  * app.post('/v1/events', { config: { authorize: authorizeToken(s) } }, async (req) => { … req.authorizedAppid … })
  * ```
  *
- * `authorize(req)` runs before one byte of the body is read; it throws (a WeChatError, answered as usual, the body
- * discarded unread) or sets `req.authorizedAppid`. Only then are the body's bytes reserved (BodyBudget, in all and
+ * `authorize(req)` runs before one byte of the body is read; it throws or rejects (a WeChatError, answered as usual,
+ * the body discarded unread) or sets `req.authorizedAppid` — synchronously when it can (a token this process knows),
+ * so that the common path costs no promise. Only then are the body's bytes reserved (BodyBudget, in all and
  * per client). Routes without `authorize` reserve at once (stable_token, whose secret is in the body; admin routes
  * check their key in an onRequest hook first). Unknown routes never reserve: they are answered 404 unread.
  */
-export type Authorize = (req: FastifyRequest) => Promise<void>;
+export type Authorize = (req: FastifyRequest) => void | Promise<void>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -40,8 +41,16 @@ export class UnknownRouteError extends Error {
 
 /** `authorize` for the routes that take `?access_token=`: 41001/40001/42001 before the body, else the app. */
 export function authorizeToken(s: Services): Authorize {
-  return async (req) => {
-    req.authorizedAppid = await s.auth.verify((req.query as Record<string, unknown>).access_token);
+  return (req) => {
+    const token = (req.query as Record<string, unknown>).access_token;
+    const known = s.auth.verifyCached(token);
+    if (known !== undefined) {
+      req.authorizedAppid = known;
+      return;
+    }
+    return s.auth.verify(token).then((appid) => {
+      req.authorizedAppid = appid;
+    });
   };
 }
 
@@ -61,20 +70,31 @@ export function installBodyGate(app: FastifyInstance, opts: BodyGateOptions): { 
   const large = new BodyBudget(opts.largeBytes, opts.largeClientBytes);
   const small = new BodyBudget(opts.smallBytes, opts.smallClientBytes);
   app.decorateRequest('authorizedAppid', '');
-  app.addHook('preParsing', async (req: FastifyRequest, reply: FastifyReply, payload) => {
-    if (req.is404) {
-      // Nothing is served there: refuse before reading (or buffering) a body.
-      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) throw new UnknownRouteError();
-      return payload;
-    }
-    const route = req.routeOptions;
-    const authorize = route.config.authorize;
-    if (authorize) await authorize(req);
-    const limit = route.bodyLimit ?? opts.bodyLimit;
+  const reserve = (req: FastifyRequest, reply: FastifyReply): Error | null => {
+    const limit = req.routeOptions.bodyLimit ?? opts.bodyLimit;
     // Routes with the server's own limit (ingest) draw on the large budget; those with a small one, the small.
     const budget = limit <= SMALL_BODY_BYTES && limit < opts.bodyLimit ? small : large;
-    if (!reserveBody(req, reply, budget, limit)) throw new BusyError('the server is receiving as much as it can hold');
-    return payload;
+    return reserveBody(req, reply, budget, limit) ? null : new BusyError('the server is receiving as much as it can hold');
+  };
+  // A callback hook, not an async one: on every request with a known token it finishes without a promise.
+  app.addHook('preParsing', (req, reply, payload, done) => {
+    if (req.is404) {
+      // Nothing is served there: refuse before reading (or buffering) a body.
+      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) return done(new UnknownRouteError());
+      return done(null, payload);
+    }
+    const authorize = req.routeOptions.config.authorize;
+    let pending: void | Promise<void>;
+    try {
+      pending = authorize?.(req);
+    } catch (e) {
+      return done(e as Error);
+    }
+    if (!pending) return done(reserve(req, reply), payload);
+    pending.then(
+      () => done(reserve(req, reply), payload),
+      (e: unknown) => done(e as Error),
+    );
   });
   return { large, small };
 }

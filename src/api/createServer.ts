@@ -214,25 +214,32 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     closing = true;
   });
   app.addHook('onClose', async () => uploads.close());
-  app.addHook('onRequest', async (req, reply) => {
+  // A callback hook (it runs on every request; an async one costs a promise each time). Answering from it: send, and
+  // do not call `done`.
+  app.addHook('onRequest', (req, reply, done) => {
     if (closing) {
       const e = ERRORS.SYSTEM_ERROR;
-      return reply
+      reply
         .code(503)
         .header('retry-after', '1')
         .header('connection', 'close')
         .type('application/json; charset=utf-8')
         .send(errorBody(e.errcode, e.errmsg, req.id, 'the server is shutting down; retry'));
+      return;
     }
     // An asterisk-form target (`GET * HTTP/1.1`, meant for OPTIONS to a proxy) names nothing served here; the router
     // would take it for `/` and answer the dashboard's page.
     const target = req.raw.url ?? '';
-    if (!target.startsWith('/') && !/^https?:\/\//i.test(target)) return reply.code(404).type('application/json; charset=utf-8').send(notFound(req));
+    if (!target.startsWith('/') && !/^https?:\/\//i.test(target)) {
+      reply.code(404).type('application/json; charset=utf-8').send(notFound(req));
+      return;
+    }
     // Requests made in-process (app.inject, as the dashboard forwards its calls) have no network to be slow on.
     const socket = req.raw.socket;
     if (socket instanceof Socket && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined)) {
       uploads.watch(req.raw, (received, ms) => cutSlowUpload(app, s, req, reply, socket, received, ms));
     }
+    done();
   });
 
   app.setErrorHandler((err, req, reply) => {

@@ -54,11 +54,12 @@ export class RequestLogController extends LogController {
 
 /** Notes the errcode of each JSON answer, for its log line. */
 export function logErrcodes(app: FastifyInstance): void {
-  app.addHook('onSend', async (req, _reply, payload) => {
+  // A callback hook: it runs on every answer, and an async one costs a promise each time.
+  app.addHook('onSend', (req, _reply, payload, done) => {
     if (typeof payload === 'string') {
       const m = ERRCODE.exec(payload);
       if (m?.[1]) errcodes.set(req, Number(m[1]));
     }
-    return payload;
+    done(null, payload);
   });
 }
