@@ -58,30 +58,36 @@ const CONNECTIONS_CHECK_MS = 2_000;
 /**
  * Requests on each connection whose answers are not finished yet. A client may send bytes after a complete
  * request that are no request at all (garbage after `Connection: close`, a broken pipeline): the answer to the
- * complete request still goes out, then the connection closes — the garbage gets no answer of its own.
+ * complete request still goes out, then the connection closes — the garbage gets no answer of its own. The same
+ * holds for a request answered before its body was read (an unknown route, a bad token) whose body then turns out
+ * to be unreadable (broken chunked encoding): its answer is already on the wire, so no second one is written.
  */
 class Answering {
-  private readonly open = new WeakMap<Socket, Set<IncomingMessage>>();
+  private readonly open = new WeakMap<Socket, Map<IncomingMessage, ServerResponse>>();
   private readonly whenIdle = new WeakMap<Socket, () => void>();
 
   track(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket;
-    let set = this.open.get(socket);
-    if (!set) this.open.set(socket, (set = new Set()));
-    set.add(req);
+    let inFlight = this.open.get(socket);
+    if (!inFlight) this.open.set(socket, (inFlight = new Map()));
+    inFlight.set(req, res);
     res.once('close', () => {
-      set.delete(req);
-      if (set.size > 0) return;
+      inFlight.delete(req);
+      if (inFlight.size > 0) return;
       const then = this.whenIdle.get(socket);
       this.whenIdle.delete(socket);
       then?.();
     });
   }
 
-  /** True (and `then` runs once they are done) when the connection has answers in flight to complete requests. */
+  /**
+   * True (and `then` runs once they are done) when every request in flight on the connection is complete or already
+   * being answered.
+   */
   deferred(socket: Socket, then: () => void): boolean {
-    const set = this.open.get(socket);
-    if (!set || set.size === 0 || ![...set].every((r) => r.complete)) return false;
+    const inFlight = this.open.get(socket);
+    if (!inFlight || inFlight.size === 0) return false;
+    for (const [req, res] of inFlight) if (!req.complete && !res.headersSent) return false;
     this.whenIdle.set(socket, then);
     return true;
   }

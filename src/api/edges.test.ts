@@ -57,6 +57,32 @@ describe('API edges', () => {
     expect(answer).toMatch(/"errcode":40066/);
   });
 
+  it('answers once a request refused before its body is read whose body then breaks (broken chunked encoding)', async () => {
+    // The fuzz test's counterexample (seed 1905851873): the 404 went out, then a 400 for the unreadable body after it.
+    const token = await t.token(app.appid, app.secret);
+    const url = new URL(t.url);
+    // Which answer wins depends on whether the refusal is sent before the parser meets the broken chunk (an unknown
+    // route is refused at once; an unknown token after a store lookup): either way, one answer, JSON with an errcode.
+    for (const [method, target, errcodes] of [
+      ['GET', '/v1/events', [40066]], // no GET route: refused unread
+      ['POST', '/datacube/getweanalysisappiduserportrait?access_token=nope', [40001, 47001]], // bad token: refused unread
+      ['POST', `/datacube/getweanalysisappiduserportrait?access_token=${token}`, [47001]], // read, and found unreadable
+    ] as const) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(url.port), url.hostname, () =>
+          socket.end(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nbroken\r\n`),
+        );
+        let data = '';
+        socket.on('data', (b) => (data += b.toString('utf8')));
+        socket.on('close', () => resolve(data));
+        socket.on('error', reject);
+      });
+      expect(answer.match(/^HTTP\/1\.1 /gm), `${target}: ${answer}`).toHaveLength(1);
+      const body = answer.slice(answer.indexOf('\r\n\r\n') + 4);
+      expect(errcodes, `${target}: ${answer}`).toContain((JSON.parse(body) as { errcode: number }).errcode);
+    }
+  });
+
   it('answers a client that half-closes once its request is sent (printf … | nc), on routes that ask the store', async () => {
     // The fuzz test's counterexample (seed 521661063), as bytes on a socket, then variants on async routes.
     const port = Number(new URL(t.url).port);
