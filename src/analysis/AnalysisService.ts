@@ -7,6 +7,11 @@ import type { Store } from '../store/store.ts';
 import type { AnalysisApi } from './analysisApis.ts';
 import { dailySummaryAnswer, retainAnswer, visitDistributionAnswer, visitPageAnswer, visitTrendAnswer } from './buildAnswers.ts';
 
+/** Retention keys appear as their periods pass, so those answers depend on the day too. */
+function cacheKey(api: AnalysisApi, p: Period, last: number): string {
+  return `${api.name}:${p.begin}:${p.end}${api.kind === 'retain' ? `:${last}` : ''}`;
+}
+
 /**
  * The query side of the analysis family: WeChat's date rules per API, the store's counts, WeChat's JSON, and a cache of
  * answers that is dropped for an app as soon as that app receives events (as PortraitService does).
@@ -43,9 +48,12 @@ export class AnalysisService {
   /** WeChat's answer as UTF-8 JSON. */
   async answerJson(appid: string, api: AnalysisApi, p: Period): Promise<Buffer> {
     const last = yesterday(this.clock);
-    // Retention keys appear as their periods pass, so those answers depend on the day too.
-    const key = `${api.name}:${p.begin}:${p.end}${api.kind === 'retain' ? `:${last}` : ''}`;
-    return this.cache.get(appid, key, async () => Buffer.from(JSON.stringify(await this.compute(appid, api, p, last))));
+    return this.cache.get(appid, cacheKey(api, p, last), async () => Buffer.from(JSON.stringify(await this.compute(appid, api, p, last))));
+  }
+
+  /** The answer if it is cached and valid and that is known without the store (see AnswerCache.peek). */
+  cachedJson(appid: string, api: AnalysisApi, p: Period): Buffer | undefined {
+    return this.cache.peek(appid, cacheKey(api, p, yesterday(this.clock)));
   }
 
   private async compute(appid: string, api: AnalysisApi, p: Period, last: number): Promise<unknown> {

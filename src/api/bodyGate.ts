@@ -70,8 +70,7 @@ export function installBodyGate(app: FastifyInstance, opts: BodyGateOptions): { 
   const large = new BodyBudget(opts.largeBytes, opts.largeClientBytes);
   const small = new BodyBudget(opts.smallBytes, opts.smallClientBytes);
   app.decorateRequest('authorizedAppid', '');
-  const reserve = (req: FastifyRequest, reply: FastifyReply): Error | null => {
-    const limit = req.routeOptions.bodyLimit ?? opts.bodyLimit;
+  const reserve = (req: FastifyRequest, reply: FastifyReply, limit: number): Error | null => {
     // Routes with the server's own limit (ingest) draw on the large budget; those with a small one, the small.
     const budget = limit <= SMALL_BODY_BYTES && limit < opts.bodyLimit ? small : large;
     return reserveBody(req, reply, budget, limit) ? null : new BusyError('the server is receiving as much as it can hold');
@@ -83,16 +82,19 @@ export function installBodyGate(app: FastifyInstance, opts: BodyGateOptions): { 
       if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) return done(new UnknownRouteError());
       return done(null, payload);
     }
-    const authorize = req.routeOptions.config.authorize;
+    // Fastify builds `routeOptions` afresh on every read: read it once.
+    const route = req.routeOptions;
+    const limit = route.bodyLimit ?? opts.bodyLimit;
+    const authorize = route.config.authorize;
     let pending: void | Promise<void>;
     try {
       pending = authorize?.(req);
     } catch (e) {
       return done(e as Error);
     }
-    if (!pending) return done(reserve(req, reply), payload);
+    if (!pending) return done(reserve(req, reply, limit), payload);
     pending.then(
-      () => done(reserve(req, reply), payload),
+      () => done(reserve(req, reply, limit), payload),
       (e: unknown) => done(e as Error),
     );
   });

@@ -63,21 +63,21 @@ const CONNECTIONS_CHECK_MS = 2_000;
  * to be unreadable (broken chunked encoding): its answer is already on the wire, so no second one is written.
  */
 class Answering {
-  private readonly open = new WeakMap<Socket, Map<IncomingMessage, ServerResponse>>();
-  private readonly whenIdle = new WeakMap<Socket, () => void>();
+  /** Each connection's latest request and its response. */
+  private readonly latest = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
 
+  /**
+   * Called for every request (two assignments: no listener, no per-request entry). A connection's parser reads one
+   * request at a time, so every earlier request on it is complete, and Node answers in order: the latest request's
+   * response is the last of the connection's answers to finish.
+   */
   track(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket;
-    let inFlight = this.open.get(socket);
-    if (!inFlight) this.open.set(socket, (inFlight = new Map()));
-    inFlight.set(req, res);
-    res.once('close', () => {
-      inFlight.delete(req);
-      if (inFlight.size > 0) return;
-      const then = this.whenIdle.get(socket);
-      this.whenIdle.delete(socket);
-      then?.();
-    });
+    const last = this.latest.get(socket);
+    if (last) {
+      last.req = req;
+      last.res = res;
+    } else this.latest.set(socket, { req, res });
   }
 
   /**
@@ -85,10 +85,11 @@ class Answering {
    * being answered.
    */
   deferred(socket: Socket, then: () => void): boolean {
-    const inFlight = this.open.get(socket);
-    if (!inFlight || inFlight.size === 0) return false;
-    for (const [req, res] of inFlight) if (!req.complete && !res.headersSent) return false;
-    this.whenIdle.set(socket, then);
+    const last = this.latest.get(socket);
+    // Answered and closed: nothing is in flight on the connection any more.
+    if (!last || last.res.closed) return false;
+    if (!last.req.complete && !last.res.headersSent) return false;
+    last.res.once('close', then);
     return true;
   }
 }
@@ -202,7 +203,11 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
 
   // Bodies are read as bytes; each route decides how to parse them (WeChat takes JSON whatever the content type).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Registered for JSON by name as well: Fastify remembers the parser of a named type per Content-Type header, while a
+  // request that only the catch-all takes parses its Content-Type again every time.
+  const asBytes = (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: Buffer) => void) => done(null, body);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, asBytes);
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, asBytes);
 
   // Bodies in memory are bounded in bytes, in all and per client, before they are read; on routes that can tell who
   // is asking from the URL, only after that check (see bodyGate.ts).

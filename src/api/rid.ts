@@ -1,17 +1,20 @@
 import { randomBytes } from 'node:crypto';
 
-/** Random bytes are drawn from the system a few KiB at a time: one draw per request costs more than the request. */
+/**
+ * Random bytes are drawn from the system a few KiB at a time and turned into hex once: one draw (or one hex
+ * conversion) per request costs more than the request.
+ */
 const POOL_BYTES = 4096;
-let pool = Buffer.alloc(0);
+let pool = '';
 let used = 0;
 
 function randomHex8Bytes(): string {
-  if (used + 8 > pool.length) {
-    pool = randomBytes(POOL_BYTES);
+  if (used + 16 > pool.length) {
+    pool = randomBytes(POOL_BYTES).toString('hex');
     used = 0;
   }
-  const hex = pool.toString('hex', used, used + 8);
-  used += 8;
+  const hex = pool.slice(used, used + 16);
+  used += 16;
   return hex;
 }
 

@@ -1,17 +1,20 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** Time every body may take before the minimum rate applies (a slow start, a first packet lost). */
 export const UPLOAD_GRACE_MS = 5_000;
 const TICK_MS = 500;
 
-interface Upload {
-  req: IncomingMessage;
+/** The body being watched on one connection (a connection reads one request body at a time). */
+interface Slot {
+  /** The connection's latest request while its body may still be arriving; undefined once it is over. */
+  req: IncomingMessage | undefined;
   /** Body bytes parsed off the connection since the count started (undefined: not counted yet). */
   received: number | undefined;
   /** When the clock started for this body (moved on while the server, not the client, was the slow side). */
   start: number;
   lastCheck: number;
-  cut: (received: number, ms: number) => void;
+  cut: ((received: number, ms: number) => void) | undefined;
 }
 
 /**
@@ -22,11 +25,15 @@ interface Upload {
  * whether the body is read by a route, streamed to a handler, or discarded after an early answer. Time during which
  * the server is the slow side does not count against the client: when the event loop was held up past a tick, or
  * while bytes already received wait to be read. One timer checks every upload in progress; a body still arriving at
- * the first check is counted from then on (most bodies have arrived by then, and cost nothing more). A request leaves
- * the watch when it closes (IncomingMessage's `close`: body read or discarded, or connection gone).
+ * the first check is counted from then on (most bodies have arrived by then, and cost nothing more).
+ *
+ * Bookkeeping is per connection, not per request: a connection parses one request body at a time, so each keeps one
+ * slot, which its next request takes over and which goes with the connection's `close`. Watching a request is then
+ * two assignments (no listener, no set entry), and at most one finished request per connection is referenced until
+ * the next check — never thousands (holding every request until the next tick tripled GC time under load).
  */
 export class UploadWatch {
-  private readonly uploads = new Set<Upload>();
+  private readonly slots = new Map<Socket, Slot>();
   private timer: NodeJS.Timeout | undefined;
   private lastTick = 0;
 
@@ -35,19 +42,34 @@ export class UploadWatch {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Requests whose body may still be arriving. */
   get watching(): number {
-    return this.uploads.size;
+    let n = 0;
+    for (const slot of this.slots.values()) if (slot.req && !slot.req.complete && !slot.req.destroyed) n++;
+    return n;
+  }
+
+  /** Connections with a slot (at most one request each is referenced). */
+  get connections(): number {
+    return this.slots.size;
   }
 
   /** Watches one request's body until it has arrived or the request is destroyed, or it is cut (`cut` is then called once). */
   watch(req: IncomingMessage, cut: (received: number, ms: number) => void): void {
     const now = this.now();
-    const upload: Upload = { req, received: undefined, start: now, lastCheck: now, cut };
-    this.uploads.add(upload);
-    // Forgotten as soon as the request is over (its body read or discarded, or the connection gone), not at the next
-    // tick: a watch that held every request for half a second kept thousands of requests alive at a time, which the
-    // garbage collector then had to promote and sweep (it tripled GC time under load).
-    req.once('close', () => this.uploads.delete(upload));
+    const socket = req.socket;
+    let slot = this.slots.get(socket);
+    if (!slot) {
+      slot = { req, received: undefined, start: now, lastCheck: now, cut };
+      this.slots.set(socket, slot);
+      socket.once('close', () => this.slots.delete(socket));
+    } else {
+      slot.req = req;
+      slot.received = undefined;
+      slot.start = now;
+      slot.lastCheck = now;
+      slot.cut = cut;
+    }
     if (!this.timer) {
       this.lastTick = now;
       this.timer = setInterval(() => this.check(), TICK_MS);
@@ -60,32 +82,37 @@ export class UploadWatch {
     const now = this.now();
     const stalled = Math.max(0, now - this.lastTick - 2 * TICK_MS);
     this.lastTick = now;
-    for (const u of this.uploads) {
-      if (u.req.complete || u.req.destroyed) {
-        this.uploads.delete(u);
+    for (const slot of this.slots.values()) {
+      const req = slot.req;
+      if (!req) continue;
+      if (req.complete || req.destroyed) {
+        slot.req = undefined;
+        slot.cut = undefined;
         continue;
       }
-      if (u.received === undefined) {
+      if (slot.received === undefined) {
         // Still arriving: count its bytes from now on.
-        u.received = 0;
-        u.start = now;
-        u.lastCheck = now;
-        const push = u.req.push.bind(u.req);
-        u.req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
-          if (chunk !== null && chunk !== undefined) u.received = (u.received ?? 0) + ((chunk as { length?: number }).length ?? 0);
+        slot.received = 0;
+        slot.start = now;
+        slot.lastCheck = now;
+        const push = req.push.bind(req);
+        req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+          if (slot.req === req && chunk !== null && chunk !== undefined) slot.received = (slot.received ?? 0) + ((chunk as { length?: number }).length ?? 0);
           return push(chunk, encoding);
         };
         continue;
       }
       // The server was not running, or has received bytes it has not read yet: the wait is not the client's.
-      if (stalled > 0 || u.req.readableLength > 0) u.start += stalled > 0 ? stalled : now - u.lastCheck;
-      u.lastCheck = now;
-      if (now > u.start + UPLOAD_GRACE_MS + (u.received / this.bytesPerSecond) * 1000) {
-        this.uploads.delete(u);
-        u.cut(u.received, now - u.start);
+      if (stalled > 0 || req.readableLength > 0) slot.start += stalled > 0 ? stalled : now - slot.lastCheck;
+      slot.lastCheck = now;
+      if (now > slot.start + UPLOAD_GRACE_MS + (slot.received / this.bytesPerSecond) * 1000) {
+        const cut = slot.cut;
+        slot.req = undefined;
+        slot.cut = undefined;
+        cut?.(slot.received, now - slot.start);
       }
     }
-    if (this.uploads.size === 0 && this.timer) {
+    if (this.slots.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
@@ -94,6 +121,6 @@ export class UploadWatch {
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.uploads.clear();
+    this.slots.clear();
   }
 }

@@ -61,11 +61,20 @@ export interface AuthOptions {
   secretFailuresPerApp?: number;
 }
 
+/** The key of one app's calls of one API on one day in `usage`. */
+function usageKey(appid: string, api: string, day: number): string {
+  return `${appid}\u0000${api}\u0000${day}`;
+}
+
 /**
  * Apps, secrets, access tokens (both kinds) and per-app daily quotas. Secrets and tokens are kept only as
  * hashes (plus copies sealed with the server's master key where the plain value must be given back).
  */
 export class AuthService {
+  /**
+   * Tokens looked up in the last CACHE_MS, by the token itself (in memory only, like the requests that carry it): a
+   * hit costs no hash. The store keeps only hashes.
+   */
   private readonly tokenCache = new Map<string, { record: TokenRecord; until: number }>();
   private readonly appCache = new Map<string, { app: AppRecord | undefined; until: number }>();
   private readonly usage = new Map<string, { calls: number; pending: number }>();
@@ -198,7 +207,7 @@ export class AuthService {
    */
   private forget(appid: string): void {
     this.appCache.delete(appid);
-    for (const [h, c] of this.tokenCache) if (c.record.appid === appid) this.tokenCache.delete(h);
+    for (const [t, c] of this.tokenCache) if (c.record.appid === appid) this.tokenCache.delete(t);
   }
 
   async getApp(appid: string): Promise<AppRecord | undefined> {
@@ -288,8 +297,8 @@ export class AuthService {
     };
     await this.store.putToken(record);
     await this.store.retireTokens(appid, kind, now + TOKEN_OVERLAP_MS, record.hash);
-    for (const [h, c] of this.tokenCache) {
-      if (c.record.appid === appid && c.record.kind === kind && h !== record.hash) {
+    for (const c of this.tokenCache.values()) {
+      if (c.record.appid === appid && c.record.kind === kind && c.record.hash !== record.hash) {
         c.record = { ...c.record, expiresAt: Math.min(c.record.expiresAt, now + TOKEN_OVERLAP_MS) };
       }
     }
@@ -339,10 +348,9 @@ export class AuthService {
   async verify(token: unknown): Promise<string> {
     const known = this.verifyCached(token);
     if (known !== undefined) return known;
-    const hash = hashToken(token as string);
     const now = this.clock.now();
-    const record = await this.store.getToken(hash);
-    if (record) this.tokenCache.set(hash, { record, until: now + CACHE_MS });
+    const record = await this.store.getToken(hashToken(token as string));
+    if (record) this.tokenCache.set(token as string, { record, until: now + CACHE_MS });
     if (this.tokenCache.size > CACHE_ENTRIES) this.tokenCache.clear();
     return this.appOfToken(record, now);
   }
@@ -356,7 +364,7 @@ export class AuthService {
     if (token === undefined || token === null || token === '') throw new WeChatError('ACCESS_TOKEN_MISSING');
     if (typeof token !== 'string' || token.length > 512) throw new WeChatError('INVALID_CREDENTIAL');
     const now = this.clock.now();
-    const hit = this.tokenCache.get(hashToken(token));
+    const hit = this.tokenCache.get(token);
     if (!hit || hit.until <= now) return undefined;
     return this.appOfToken(hit.record, now);
   }
@@ -382,10 +390,11 @@ export class AuthService {
    * memory and written to the store in the background (at most a second behind, and on close).
    */
   async charge(appid: string, api: string): Promise<void> {
+    if (this.chargeNow(appid, api)) return;
     const app = await this.getApp(appid);
     const limit = app?.dailyQuota ?? this.opts.defaultDailyQuota;
     const day = today(this.clock);
-    const key = `${appid}\u0000${api}\u0000${day}`;
+    const key = usageKey(appid, api, day);
     let u = this.usage.get(key);
     if (!u) {
       u = { calls: await this.store.getUsage(appid, api, day), pending: 0 };
@@ -393,6 +402,23 @@ export class AuthService {
       if (again) u = again;
       else this.usage.set(key, u);
     }
+    this.count(u, limit);
+  }
+
+  /**
+   * `charge` without the store, when the app and today's count are at hand (looked up lately): true once counted
+   * (or throws 45009), false when `charge` must be called. Synchronous, for the routes' fast path.
+   */
+  chargeNow(appid: string, api: string): boolean {
+    const hit = this.appCache.get(appid);
+    if (!hit || hit.until <= this.clock.now()) return false;
+    const u = this.usage.get(usageKey(appid, api, today(this.clock)));
+    if (!u) return false;
+    this.count(u, hit.app?.dailyQuota ?? this.opts.defaultDailyQuota);
+    return true;
+  }
+
+  private count(u: { calls: number; pending: number }, limit: number): void {
     if (u.calls >= limit) throw new WeChatError('DAILY_QUOTA');
     u.calls++;
     u.pending++;

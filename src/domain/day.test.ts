@@ -21,6 +21,15 @@ describe('Shanghai days', () => {
       expect(parseDay(bad), bad).toBeUndefined();
     }
     expect(formatDay(parseDay('20261127') ?? 0)).toBe('20261127');
+    // Leap years by the Gregorian rule; non-ASCII digits and signs are not digits.
+    expect(parseDay('20000229')).toBeDefined();
+    for (const bad of ['19000229', '21000229', '20260431', '20260230', '2026110\u0661', '+2026112', '2026112.', '20261100', '2026\uff11127']) {
+      expect(parseDay(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('parses every day of 1970–2105 to the day formatDay writes back', () => {
+    for (let day = 0; day < 49_674; day++) expect(parseDay(formatDay(day))).toBe(day);
   });
 
   it('gives today and yesterday from an injected clock', () => {

@@ -29,14 +29,24 @@ export function formatDay(day: Day): string {
 
 /** Parses `yyyymmdd` naming a real calendar day; `undefined` for anything else. */
 export function parseDay(text: string): Day | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(text);
-  if (!m) return undefined;
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31) return undefined;
-  const ms = Date.UTC(y, mo - 1, d);
-  const back = new Date(ms);
-  if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return undefined;
-  return ms / MS_PER_DAY;
+  // Digit by digit, no regex and no Date object: every API call parses two of these.
+  if (text.length !== 8) return undefined;
+  let n = 0;
+  for (let i = 0; i < 8; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    n = n * 10 + digit;
+  }
+  const y = Math.floor(n / 10_000);
+  const mo = Math.floor(n / 100) % 100;
+  const d = n % 100;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return undefined;
+  return Date.UTC(y, mo - 1, d) / MS_PER_DAY;
+}
+
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
+
+function daysInMonth(y: number, mo: number): number {
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  return mo === 2 && leap ? 29 : (MONTH_DAYS[mo - 1] ?? 0);
 }

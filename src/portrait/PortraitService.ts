@@ -51,6 +51,11 @@ export class PortraitService {
     return (await this.cached(appid, window)).json;
   }
 
+  /** The answer's JSON if it is cached and valid and that is known without the store (see AnswerCache.peek). */
+  cachedJson(appid: string, window: Window): Buffer | undefined {
+    return this.cache.peek(appid, `${window.begin}:${window.end}`)?.json;
+  }
+
   private cached(appid: string, window: Window): Promise<Answer> {
     return this.cache.get(appid, `${window.begin}:${window.end}`, async () => {
       const answer = buildPortrait(window, await this.store.portrait(appid, window));
