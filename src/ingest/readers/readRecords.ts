@@ -4,6 +4,7 @@ import { CsvParser } from './csv.ts';
 import { type InputFormat, formatOf } from './formatOf.ts';
 import { JsonArraySplitter } from './jsonArray.ts';
 import { NdjsonParser } from './ndjson.ts';
+import { BadUtf8, firstBadUtf8, NdjsonBytes } from './ndjsonBytes.ts';
 import type { ReadItem, TextParser } from './readItem.ts';
 
 export type RecordSource = { path: string } | { stdin: NodeJS.ReadableStream };
@@ -76,24 +77,54 @@ export function readRecords(source: RecordSource, opts: ReadOptions = {}): Async
   }
   const chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? DEFAULT_CHUNK_SIZE));
   const maxChars = opts.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS;
-  const parser = parserFor(format, maxChars);
   const decoder = textDecoder(opts.encoding ?? 'utf-8');
   // The file is opened when iteration starts, so an unread source never leaves an open stream (or its error) behind.
   const open = (): NodeJS.ReadableStream =>
     'path' in source ? createReadStream(source.path, { highWaterMark: READ_BUFFER_BYTES }) : source.stdin;
-  return batches(open, parser, chunkSize, opts.progress, decoder, 'path' in source ? source.path : '-');
+  const name = 'path' in source ? source.path : '-';
+  // UTF-8 NDJSON (bulk imports, standard input) is cut into lines before it is decoded: see NdjsonBytes.
+  if (format === 'ndjson' && decoder.encoding === 'utf-8') return ndjsonBatches(open, maxChars, chunkSize, opts.progress, name);
+  return batches(open, parserFor(format, maxChars), chunkSize, opts.progress, decoder, name);
 }
 
-/** Offset of the first byte of `buf` that does not start a valid UTF-8 sequence (or `buf.length`). */
-function firstBadUtf8(buf: Uint8Array): number {
-  for (let i = 0; i < buf.length; ) {
-    const b = buf[i] ?? 0;
-    const n = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
-    if (n === 0 || i + n > buf.length) return i;
-    for (let k = 1; k < n; k++) if (((buf[i + k] ?? 0) & 0xc0) !== 0x80) return i;
-    i += n;
+async function* ndjsonBatches(
+  open: () => NodeJS.ReadableStream,
+  maxChars: number,
+  chunkSize: number,
+  progress: ByteProgress | undefined,
+  source: string,
+): AsyncGenerator<ReadItem[]> {
+  const lines = new NdjsonBytes(maxChars);
+  let batch: ReadItem[] = [];
+  let bytes = 0;
+  const notText = (e: unknown, chunk: Uint8Array | undefined): unknown => {
+    if (!(e instanceof BadUtf8)) return e;
+    const utf16 = e.byteOffset === 0 && chunk !== undefined && chunk.length >= 2 && ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff));
+    return new InputEncodingError(source, 'utf-8', e.line, e.byteOffset, utf16);
+  };
+  for await (const read of open()) {
+    const chunk = typeof read === 'string' ? Buffer.from(read, 'utf8') : (read as Buffer);
+    if (progress) progress.bytesRead += chunk.length;
+    try {
+      // The chunk is checked whole before its first line comes out.
+      for (const item of lines.feed(chunk)) {
+        batch.push(item);
+        if (batch.length >= chunkSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+    } catch (e) {
+      throw notText(e, bytes === 0 ? chunk : undefined);
+    }
+    bytes += chunk.length;
   }
-  return buf.length;
+  try {
+    for (const item of lines.end()) batch.push(item);
+  } catch (e) {
+    throw notText(e, undefined);
+  }
+  if (batch.length > 0) yield batch;
 }
 
 function countNewlines(buf: Uint8Array, end: number): number {
