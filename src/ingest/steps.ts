@@ -320,14 +320,14 @@ export const propsStep: Step = {
   name: 'props',
   apply({ input, event }) {
     // No prototype: a field named "__proto__" is kept as a field, not taken as the object's prototype.
-    const rest = Object.create(null) as Record<string, unknown>;
-    let any = false;
-    for (const [k, v] of Object.entries(input)) {
-      if (KNOWN_FIELDS.has(k)) continue;
-      rest[k] = v;
-      any = true;
+    // Own keys only, and no array of entries per event (this runs for every event of a bulk import).
+    let rest: Record<string, unknown> | undefined;
+    for (const k in input) {
+      if (!Object.hasOwn(input, k) || KNOWN_FIELDS.has(k)) continue;
+      rest ??= Object.create(null) as Record<string, unknown>;
+      rest[k] = input[k];
     }
-    if (!any) return undefined;
+    if (!rest) return undefined;
     let text: string;
     try {
       text = JSON.stringify(rest);

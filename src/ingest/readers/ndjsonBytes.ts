@@ -74,11 +74,12 @@ export class NdjsonBytes {
     let start = 0;
     for (let nl = data.indexOf(NL); nl !== -1; nl = data.indexOf(NL, start)) {
       this.lineNo += 1;
-      const piece = data.subarray(start, nl);
       if (this.overflow) {
         yield this.tooLong();
       } else {
-        const item = this.parse(this.pending.length === 0 ? piece : Buffer.concat([this.pending, piece]));
+        // Decoded straight from the read buffer (no Buffer object per line) unless the line began in an earlier one.
+        const item =
+          this.pending.length === 0 ? this.parse(data.toString('utf8', start, nl)) : this.parse(Buffer.concat([this.pending, data.subarray(start, nl)]).toString('utf8'));
         if (item) yield item;
       }
       this.pending = Buffer.alloc(0);
@@ -96,7 +97,7 @@ export class NdjsonBytes {
       yield this.tooLong();
     } else if (this.pending.length > 0) {
       this.lineNo += 1;
-      const item = this.parse(this.pending);
+      const item = this.parse(this.pending.toString('utf8'));
       if (item) yield item;
     }
     this.pending = Buffer.alloc(0);
@@ -135,8 +136,8 @@ export class NdjsonBytes {
   }
 
   /** The line's record or error; undefined for a blank line. */
-  private parse(bytes: Buffer): ReadItem | undefined {
-    let text = bytes.toString('utf8');
+  private parse(line: string): ReadItem | undefined {
+    let text = line;
     if (this.lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     // As LineSplitter counts: the line with its `\r`, if any.
     if (text.length > this.maxChars + 1) return this.tooLong();
