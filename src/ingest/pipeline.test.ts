@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatDay } from '../domain/day.ts';
 import { prepareBatch, processRecord } from './pipeline.ts';
+import { parseIsoTime } from './steps.ts';
 
 const NOW = Date.parse('2026-11-28T10:00:00+08:00');
 const ctx = { now: NOW };
@@ -54,6 +55,24 @@ describe('ingest steps', () => {
       '2026-11-00T10:00:00Z', '2026-11-27T24:00:00Z', '2026-11-27T23:60:00Z', '2026-11-27T23:59:60Z', '2026-11-27T10:00:00+14:59',
       '2026-11-27T10:00:00+15:00', '2026-11-27T10:00:00-14:01', '2026-11-27T10:00:00+08:60']) {
       expect(fieldOf({ ...base, time: bad }), bad).toBe('time');
+    }
+  });
+
+  it('reads every valid ISO time as Date.parse does (leap days, fractions, offsets, years before 100)', () => {
+    expect(parseIsoTime('0050-03-01T00:00:00Z')).toBe(Date.parse('0050-03-01T00:00:00Z'));
+    expect(parseIsoTime('2000-02-29T23:59:59.999-01:30')).toBe(Date.parse('2000-02-29T23:59:59.999-01:30'));
+    expect(typeof parseIsoTime('1900-02-29T00:00:00Z')).toBe('string'); // not a leap year
+    let seed = 7;
+    const next = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
+    const two = (n: number) => String(n).padStart(2, '0');
+    for (let i = 0; i < 5_000; i++) {
+      const ms = Date.UTC(1970, 0, 1) + next(2 ** 31) * 2_000 + next(1000);
+      const offset = (next(29) - 14) * 60 + (next(2) === 0 ? 0 : 30 * Math.sign(next(3) - 1));
+      const local = new Date(ms + offset * 60_000);
+      const sign = offset < 0 ? '-' : '+';
+      const text = `${local.toISOString().slice(0, 23)}${sign}${two(Math.floor(Math.abs(offset) / 60))}:${two(Math.abs(offset) % 60)}`;
+      if (Math.abs(offset) > 14 * 60) continue;
+      expect(parseIsoTime(text), text).toBe(ms);
     }
   });
 

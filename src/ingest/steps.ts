@@ -82,7 +82,8 @@ export const openidStep: Step = {
 };
 
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
 
 /**
@@ -98,7 +99,12 @@ export function parseIsoTime(text: string): number | string {
     }
     return 'time must be ISO 8601 with an offset or Z (2026-11-27T10:15:00+08:00), or epoch milliseconds';
   }
-  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
+  // Every event of an import passes here: no arrays or Date objects beyond the match.
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
   const second = m[6] === undefined ? 0 : Number(m[6]);
   const fraction = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return `time ${JSON.stringify(text)}: ${m[1]}-${m[2]}-${m[3]} is not a calendar day`;
@@ -110,10 +116,16 @@ export function parseIsoTime(text: string): number | string {
     if (om > 59 || oh * 60 + om > MAX_OFFSET_MINUTES) return `time ${JSON.stringify(text)}: the offset must be between -14:00 and +14:00`;
     offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
   }
-  const utc = new Date(0);
-  utc.setUTCFullYear(year, month - 1, day);
-  utc.setUTCHours(hour, minute, second, fraction);
-  return utc.getTime() - offset * 60_000;
+  // Date.UTC reads years 0–99 as 1900–1999; those go the long way.
+  let ms: number;
+  if (year >= 100) ms = Date.UTC(year, month - 1, day, hour, minute, second, fraction);
+  else {
+    const utc = new Date(0);
+    utc.setUTCFullYear(year, month - 1, day);
+    utc.setUTCHours(hour, minute, second, fraction);
+    ms = utc.getTime();
+  }
+  return ms - offset * 60_000;
 }
 
 export const timeStep: Step = {
