@@ -157,7 +157,8 @@ async function generate(c: Connection, appid: string, users: number): Promise<nu
   return chainRows;
 }
 
-export async function clickhouseBench(_dir: string): Promise<Figure[]> {
+/** `ingestOnly`: just P5.ingest (`BENCH_ONLY=P5.ingest`), without generating the portraits' data. */
+export async function clickhouseBench(_dir: string, opts: { ingestOnly?: boolean } = {}): Promise<Figure[]> {
   const url = process.env.DATACUBE_BENCH_CLICKHOUSE;
   const skipped = (why: string): Figure[] => [
     { id: 'P5', what: 'P1 on ClickHouse', value: null, baseline: null, ratio: null, goal: '≤ 1.0', met: null, skipped: why },
@@ -168,6 +169,14 @@ export async function clickhouseBench(_dir: string): Promise<Figure[]> {
   const users = Number(process.env.DATACUBE_BENCH_CLICKHOUSE_USERS ?? P1_USERS);
   if (!Number.isSafeInteger(users) || users <= 0) throw new Error('DATACUBE_BENCH_CLICKHOUSE_USERS must be a positive integer');
   const appid = `wxbench${String(users).padStart(11, '0')}`;
+  if (opts.ingestOnly) {
+    const c = HttpConnection.open(target);
+    try {
+      return await ingestFigures(url, String((await c.rows<{ v: string }>(sql`SELECT version() AS v`))[0]?.v ?? '?'));
+    } finally {
+      await c.close();
+    }
+  }
   const dbUrl = withDatabase(url, `${target.database}_${randomBytes(4).toString('hex')}`);
 
   const store = await ClickHouseStore.open(dbUrl);

@@ -2,7 +2,8 @@
  * `npm run bench`: datacube's speed as ratios against baselines measured in the same run (see bench/README.md).
  * Prints a table and writes bench/results.json. `BENCH_QUICK=1`: small sizes, one run each (a smoke test).
  * `BENCH_ONLY=P1,P3`: only those sections (P1 includes P4, P6 includes P6b; P10 is the analysis family); results.json keeps the other sections'
- * figures from their last run, each with the date it was measured. `BENCH_KEEP=1`: keep the scratch directory.
+ * figures from their last run, each with the date it was measured. `BENCH_ONLY=P5.ingest`: P5's ingest figure alone (no
+ * 2M-user generation). `BENCH_KEEP=1`: keep the scratch directory.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,12 @@ const only = (process.env.BENCH_ONLY ?? '')
   .split(',')
   .map((s) => s.trim().toUpperCase())
   .filter(Boolean);
-const wanted = (id: string) => only.length === 0 || only.includes(id);
+/** Single figures that can be run without the rest of their section (`BENCH_ONLY=P5.ingest`). */
+const PARTS = ['P5.INGEST'];
+/** Whether section `id` runs: named itself, or one of its parts named. */
+const wanted = (id: string) => only.length === 0 || only.includes(id) || only.some((o) => PARTS.includes(o) && o.startsWith(`${id}.`));
+/** Whether only part `part` of its section runs (its section is not named). */
+const onlyPart = (part: string) => only.includes(part.toUpperCase()) && !only.includes(part.toUpperCase().split('.')[0] ?? '');
 
 async function duckdbVersion(): Promise<string> {
   const inst = await DuckDBInstance.create(':memory:');
@@ -60,7 +66,8 @@ function kept(path: string): (Figure & { measured?: string })[] {
   if (only.length === 0 || !existsSync(path)) return [];
   try {
     const old = JSON.parse(readFileSync(path, 'utf8')) as { date?: string; figures?: (Figure & { measured?: string })[] };
-    return (old.figures ?? []).filter((f) => !only.includes(sectionOf(f.id))).map((f) => ({ ...f, measured: f.measured ?? old.date }));
+    const rerun = (f: Figure) => only.includes(sectionOf(f.id)) || only.includes(f.id.toUpperCase());
+    return (old.figures ?? []).filter((f) => !rerun(f)).map((f) => ({ ...f, measured: f.measured ?? old.date }));
   } catch {
     return [];
   }
@@ -78,7 +85,7 @@ const sections: [string, (dir: string) => Promise<Figure[]>][] = [
   ['P1', portraitBench],
   ['P2', warmApiBench],
   ['P3', ingestBench],
-  ['P5', clickhouseBench],
+  ['P5', (dir) => clickhouseBench(dir, { ingestOnly: onlyPart('P5.ingest') })],
   ['P6', collectBench],
   ['P7', cliBench],
   ['P8', fairnessBench],
