@@ -29,6 +29,11 @@ export interface ClickHouseStoreOptions extends ConnectionOptions, EventsOptions
   migrate?: boolean;
   /** Writer leases (lease.ts): TTL, linger, how long to wait for another server. */
   lease?: LeaseOptions;
+  /**
+   * How long after an app's group commit its next one may wait for the batches the app's clients are about to send
+   * (default GROUP_LINGER_MS; 0: never waits). See ClickHouseStore.gatherFirst.
+   */
+  groupLingerMs?: number;
 }
 
 /** An append waiting for its app's group commit. */
@@ -41,13 +46,24 @@ interface WaitingAppend {
 /** Most events one group commit takes (the rest goes in the next). */
 const GROUP_EVENTS = 50_000;
 
+/** Default of ClickHouseStoreOptions.groupLingerMs. */
+export const GROUP_LINGER_MS = 100;
+
+/** How many lanes of one-at-a-time work a store has. */
+const LANES = 16;
+
+/** The lane of a key (exported for the tests: keys that share a lane). */
+export function laneOf(key: string): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+  return (h >>> 0) % LANES;
+}
+
 /** A few lanes of one-at-a-time work, chosen by key: same key → same lane → never interleaved. */
 class Lanes {
-  private readonly lanes = Array.from({ length: 16 }, () => new Serial());
+  private readonly lanes = Array.from({ length: LANES }, () => new Serial());
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    let h = 0;
-    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
-    const lane = this.lanes[(h >>> 0) % this.lanes.length];
+    const lane = this.lanes[laneOf(key)];
     if (!lane) throw new Error('no lane');
     return lane.run(task);
   }
@@ -81,6 +97,10 @@ export class ClickHouseStore implements Store {
   private readonly waiting = new Map<string, WaitingAppend[]>();
   /** Apps whose group commit is queued in their lane (it takes every batch waiting by the time it runs). */
   private readonly commitQueued = new Set<string>();
+  /** Per app, how its last group commit ended: batches it answered, batches still waiting then, when. */
+  private readonly lastCommit = new Map<string, { answered: number; waiting: number; at: number }>();
+  /** Per app, a group commit waiting for more batches to arrive (woken by `append`). */
+  private readonly gathering = new Map<string, () => void>();
 
   private constructor(
     readonly connection: Connection,
@@ -137,8 +157,9 @@ export class ClickHouseStore implements Store {
   // ---- events and portraits
 
   /**
-   * Group commit: a batch joins its app's queue; when the app's lane is free, every batch waiting by then (up to
-   * GROUP_EVENTS events) is stored by one appendGroup under the writer lease — one duplicate lookup, one state
+   * Group commit: a batch joins its app's queue; when the app's lane is free (and, right after a commit, once the
+   * batches its clients are about to send have arrived or `groupLingerMs` has passed: gatherFirst), every batch
+   * waiting by then (up to GROUP_EVENTS events) is stored by one appendGroup under the writer lease — one duplicate lookup, one state
    * lookup, one events insert, one chain insert for all of them — and each is answered only after that succeeded.
    * If the group fails before any of its events was sent, each batch is tried alone, so one batch that cannot be
    * stored fails only its own caller; once an events insert was sent, some rows may be stored, so every batch of the
@@ -155,14 +176,20 @@ export class ClickHouseStore implements Store {
       let q = this.waiting.get(appid);
       if (!q) this.waiting.set(appid, (q = []));
       q.push({ events, resolve, reject });
+      this.gathering.get(appid)?.();
       this.scheduleCommit(appid);
     });
   }
 
-  /** Queues a group commit of the app's waiting batches in its lane, unless one is queued already. */
+  /** Queues a group commit of the app's waiting batches in its lane, unless one is queued (or gathering) already. */
   private scheduleCommit(appid: string): void {
     if (this.commitQueued.has(appid)) return;
     this.commitQueued.add(appid);
+    this.queueCommit(appid);
+  }
+
+  /** Puts the app's group commit, marked queued by the caller, in its lane. */
+  private queueCommit(appid: string): void {
     let started = false;
     this.op(
       (c) =>
@@ -182,7 +209,51 @@ export class ClickHouseStore implements Store {
     });
   }
 
+  /** Whether at least `target` batches, or a full group, wait for the app's next commit. */
+  private enough(appid: string, target: number): boolean {
+    const q = this.waiting.get(appid) ?? [];
+    return q.length >= target || q.reduce((n, w) => n + w.events.length, 0) >= GROUP_EVENTS;
+  }
+
+  /**
+   * Gathering: the clients answered by an app's last group commit tend to send their next batch at once, so a commit
+   * that started right away would take only the batches that waited through the last one, and the others would form
+   * the next: two half groups cost ClickHouse about twice the work of one (every insert writes a part per table and
+   * view it fills, and those parts are merged later), which is what bounds ingest on ClickHouse. So a commit waits
+   * until as many batches wait as the last commit answered plus those that waited through it, but no longer than
+   * `groupLingerMs` after the last commit ended. The wait happens outside the lane (other apps of the lane go on);
+   * arriving batches end it early. A lone client waits at most once: its commit then answered one batch.
+   * Returns whether the commit was put off.
+   */
+  private gatherFirst(appid: string): boolean {
+    const last = this.lastCommit.get(appid);
+    const linger = this.opts.groupLingerMs ?? GROUP_LINGER_MS;
+    this.lastCommit.delete(appid);
+    if (!last || linger <= 0) return false;
+    const target = last.answered + last.waiting;
+    const ms = last.at + linger - performance.now();
+    if (ms <= 0 || this.enough(appid, target)) return false;
+    let release = (): void => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    // close() waits for it (and the commit it queues then finds the store closed and answers the batches).
+    this.inflight.add(held);
+    const wake = (): void => {
+      clearTimeout(timer);
+      this.gathering.delete(appid);
+      this.inflight.delete(held);
+      release();
+      this.queueCommit(appid);
+    };
+    const timer = setTimeout(wake, ms);
+    this.gathering.set(appid, () => {
+      if (this.enough(appid, target)) wake();
+    });
+    return true;
+  }
+
   private async commitWaiting(c: Connection, appid: string, keepAlive: () => Promise<void>): Promise<void> {
+    // Still marked queued while it gathers: arriving batches only wake it.
+    if (this.gatherFirst(appid)) return;
     const q = this.waiting.get(appid) ?? [];
     const group: WaitingAppend[] = [];
     let n = 0;
@@ -211,12 +282,14 @@ export class ClickHouseStore implements Store {
     };
     try {
       const results = await store(group);
+      this.lastCommit.set(appid, { answered: group.length, waiting: this.waiting.get(appid)?.length ?? 0, at: performance.now() });
       group.forEach((g, i) => {
         const r = results[i];
         if (r) g.resolve(r);
         else g.reject(new Error('no result for the batch'));
       });
     } catch (e) {
+      this.lastCommit.delete(appid);
       const cause = e instanceof AppendFailure ? e.cause : e;
       if (group.length === 1 || !(e instanceof AppendFailure) || e.insertSent) {
         for (const g of group) g.reject(cause);

@@ -8,7 +8,7 @@ import { afterAll, expect, it } from 'vitest';
 import type { VisitEvent } from '../../domain/event.ts';
 import { BASE_DAY, BASE_MS, freshAppid, visit } from '../contract.suite.ts';
 import { canonical, referencePortrait } from '../referencePortrait.ts';
-import { ClickHouseStore } from './ClickHouseStore.ts';
+import { ClickHouseStore, type ClickHouseStoreOptions, laneOf } from './ClickHouseStore.ts';
 import { type Connection, HttpConnection, type JsonRow, type ServerVersion, type Settings } from './connection.ts';
 import { isoDay, type Sql, sql } from './sql.ts';
 import { describeWithClickHouse, dropDatabase, freshDatabaseUrl } from './testing.ts';
@@ -91,9 +91,9 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse group commit', (b
   const url = freshDatabaseUrl(baseUrl);
   afterAll(() => dropDatabase(url));
 
-  async function open(): Promise<{ store: ClickHouseStore; c: FaultyConnection }> {
+  async function open(opts: ClickHouseStoreOptions = {}): Promise<{ store: ClickHouseStore; c: FaultyConnection }> {
     const c = new FaultyConnection(HttpConnection.open(parseClickHouseUrl(url)));
-    return { store: await ClickHouseStore.over(c), c };
+    return { store: await ClickHouseStore.over(c, opts), c };
   }
   const windows = [
     { begin: BASE_DAY, end: BASE_DAY },
@@ -124,6 +124,60 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse group commit', (b
       const stored = [...early, ...(bs[0] ?? []), ...(bs[1] ?? []).slice(0, 3), ...(bs[2] ?? []).filter((_, i) => i !== 1)];
       expect(await store.countEvents(appid)).toBe(stored.length);
       for (const w of windows) expect(canonical(await store.portrait(appid, w))).toEqual(canonical(referencePortrait(stored, w)));
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
+  it('waits briefly after a group commit for the batches its clients send next, so they form one group again', async () => {
+    for (const [linger, inserts] of [
+      [2_000, 1],
+      [0, 2],
+    ] as const) {
+      const { store, c } = await open({ groupLingerMs: linger });
+      try {
+        const appid = freshAppid();
+        // Two clients, answered by one group commit.
+        await Promise.all([store.append(appid, batch('u', 3)), store.append(appid, batch('v', 3))]);
+        c.inserts.clear();
+        // Each sends its next batch once answered, the second a little later: with the linger the first waits for it.
+        const next = [batch('w', 4), batch('y', 4)];
+        const first = store.append(appid, next[0] ?? []);
+        await new Promise((r) => setTimeout(r, 100));
+        const second = store.append(appid, next[1] ?? []);
+        expect(await Promise.all([first, second])).toEqual([
+          { accepted: 4, duplicates: [] },
+          { accepted: 4, duplicates: [] },
+        ]);
+        expect(c.inserts.get('events'), `linger ${linger} ms`).toBe(inserts);
+        const stored = [...batch('u', 3), ...batch('v', 3), ...next.flat()];
+        expect(await store.countEvents(appid)).toBe(stored.length);
+        for (const w of windows) expect(canonical(await store.portrait(appid, w))).toEqual(canonical(referencePortrait(stored, w)));
+        // A lone client after that is answered as soon as its batch is stored (it waits at most the linger once).
+        expect(await store.append(appid, batch('z', 2))).toEqual({ accepted: 2, duplicates: [] });
+      } finally {
+        await store.close();
+      }
+    }
+  }, 60_000);
+
+  it('waits for those batches outside the lane: another app of the same lane is stored meanwhile', async () => {
+    const { store } = await open({ groupLingerMs: 3_000 });
+    try {
+      const a = freshAppid();
+      let b = freshAppid();
+      while (laneOf(`events\u0000${b}`) !== laneOf(`events\u0000${a}`)) b = freshAppid();
+      await Promise.all([store.append(a, batch('e', 2)), store.append(a, batch('f', 2))]);
+      const answered: string[] = [];
+      // a's next commit waits for a second batch that never comes (up to 3 s); b's batch must not wait behind it.
+      const first = store.append(a, batch('i', 2)).then(() => answered.push(a));
+      await new Promise((r) => setTimeout(r, 50));
+      await store.append(b, batch('j', 2));
+      answered.push(b);
+      await first;
+      expect(answered).toEqual([b, a]);
+      expect(await store.countEvents(a)).toBe(6);
+      expect(await store.countEvents(b)).toBe(2);
     } finally {
       await store.close();
     }
