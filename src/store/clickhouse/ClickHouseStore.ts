@@ -251,6 +251,16 @@ export class ClickHouseStore implements Store {
     return true;
   }
 
+  /** Notes how the app's commit ended, for gatherFirst (entries past the linger are dropped when there are many). */
+  private rememberCommit(appid: string, answered: number): void {
+    const now = performance.now();
+    if (this.lastCommit.size >= 1024) {
+      const linger = this.opts.groupLingerMs ?? GROUP_LINGER_MS;
+      for (const [k, v] of this.lastCommit) if (now - v.at > linger) this.lastCommit.delete(k);
+    }
+    this.lastCommit.set(appid, { answered, waiting: this.waiting.get(appid)?.length ?? 0, at: now });
+  }
+
   private async commitWaiting(c: Connection, appid: string, keepAlive: () => Promise<void>): Promise<void> {
     // Still marked queued while it gathers: arriving batches only wake it.
     if (this.gatherFirst(appid)) return;
@@ -282,7 +292,7 @@ export class ClickHouseStore implements Store {
     };
     try {
       const results = await store(group);
-      this.lastCommit.set(appid, { answered: group.length, waiting: this.waiting.get(appid)?.length ?? 0, at: performance.now() });
+      this.rememberCommit(appid, group.length);
       group.forEach((g, i) => {
         const r = results[i];
         if (r) g.resolve(r);
