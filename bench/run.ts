@@ -55,8 +55,8 @@ const results = {
 
 let keptFigures: (Figure & { measured?: string })[] | undefined;
 
-/** The section a figure belongs to (`P1.7d` → P1; P4 is measured by P1, P6b by P6). */
-const sectionOf = (id: string) => (id === 'P4' ? 'P1' : id.startsWith('P6b') ? 'P6' : (id.split('.')[0] ?? id));
+/** The section a figure belongs to (`P1.7d` → P1; P4 is measured by P1; P3b, P6b, P9b by P3, P6, P9). */
+const sectionOf = (id: string) => (id === 'P4' ? 'P1' : (id.split('.')[0] ?? id).replace(/[a-z]+$/, ''));
 
 /**
  * With BENCH_ONLY, the figures of the sections not run are kept from the results file as it was, with the date of
