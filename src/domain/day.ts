@@ -46,7 +46,8 @@ export function parseDay(text: string): Day | undefined {
 
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
-function daysInMonth(y: number, mo: number): number {
+/** Days in month `mo` (1–12) of year `y`, by the Gregorian rule. */
+export function daysInMonth(y: number, mo: number): number {
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
   return mo === 2 && leap ? 29 : (MONTH_DAYS[mo - 1] ?? 0);
 }

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { dayOf } from '../domain/day.ts';
+import { dayOf, daysInMonth } from '../domain/day.ts';
 import { ageBucket, genderId, platformId } from '../domain/dimensions.ts';
 import { KNOWN_FIELDS, type VisitEvent } from '../domain/event.ts';
 import { resolveRegion } from '../domain/region/index.ts';
@@ -80,11 +80,6 @@ export const openidStep: Step = {
     return undefined;
   },
 };
-
-function daysInMonth(year: number, month: number): number {
-  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-}
 
 /**
  * Epoch ms of an ISO 8601 time with an offset, checked field by field (Date.parse would take 2026-02-30 as

@@ -37,7 +37,8 @@ function completeLength(buf: Uint8Array): number {
   return buf.length;
 }
 
-function countNewlines(buf: Uint8Array, end: number): number {
+/** Line breaks among the first `end` bytes of `buf`. */
+export function countNewlines(buf: Uint8Array, end: number): number {
   let n = 0;
   for (let i = buf.indexOf(NL); i !== -1 && i < end; i = buf.indexOf(NL, i + 1)) n++;
   return n;

@@ -4,7 +4,7 @@ import { CsvParser } from './csv.ts';
 import { type InputFormat, formatOf } from './formatOf.ts';
 import { JsonArraySplitter } from './jsonArray.ts';
 import { NdjsonParser } from './ndjson.ts';
-import { BadUtf8, firstBadUtf8, NdjsonBytes } from './ndjsonBytes.ts';
+import { BadUtf8, countNewlines, firstBadUtf8, NdjsonBytes } from './ndjsonBytes.ts';
 import type { ReadItem, TextParser } from './readItem.ts';
 
 export type RecordSource = { path: string } | { stdin: NodeJS.ReadableStream };
@@ -125,12 +125,6 @@ async function* ndjsonBatches(
     throw notText(e, undefined);
   }
   if (batch.length > 0) yield batch;
-}
-
-function countNewlines(buf: Uint8Array, end: number): number {
-  let n = 0;
-  for (let i = 0; i < end; i++) if (buf[i] === 10) n++;
-  return n;
 }
 
 function parserFor(format: InputFormat, maxChars: number): TextParser {
