@@ -443,7 +443,7 @@ function judge(s: Sent): Verdict {
   // The dashboard's page and files (GET / and /dashboard/assets/…) are HTML, scripts and styles, not JSON. A raw
   // request names its route in its request line, where the router ignores a query and a fragment (`GET /#x`, seed
   // 767394514, is the dashboard's page too).
-  const rawGet = s.method === '(raw)' ? /^GET ([^ ]*) HTTP\/1\.[01]\r\n/.exec(s.input)?.[1] : undefined;
+  const rawGet = s.method === '(raw)' ? /^GET ([^ ]*) HTTP\/\d\.\d\r\n/.exec(s.input)?.[1] : undefined;
   const getRoute = rawGet === undefined ? (s.method === 'GET' ? route : undefined) : (rawGet.split(/[?#]/)[0] ?? '').replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
   if (getRoute !== undefined && (getRoute === '/' || getRoute.startsWith('/dashboard/assets/')) && a.status === 200 && /^text\/(html|javascript|css)/.test(contentType)) {
     return {};
