@@ -415,6 +415,11 @@ interface Verdict {
   rid?: string;
 }
 
+/** A target's path as the router sees it: no query or fragment, repeated and trailing slashes not counted. */
+function routeOf(target: string): string {
+  return (target.split(/[?#]/)[0] ?? '').replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+}
+
 function judge(s: Sent): Verdict {
   if (!s.outcome.ok) return { problem: `no answer: ${s.outcome.error}` };
   const a = s.outcome.answer;
@@ -426,7 +431,7 @@ function judge(s: Sent): Verdict {
   if (s.method === 'HEAD') return a.body.length === 0 ? {} : { problem: 'a HEAD answer with a body' };
   // Routed as the server routes it: repeated and trailing slashes do not count (ignoreDuplicateSlashes,
   // ignoreTrailingSlash in createServer.ts), so `GET //` is the dashboard's page like `GET /`.
-  const route = (s.path.split('?')[0] ?? '').replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+  const route = routeOf(s.path);
   const contentType = String(a.headers['content-type'] ?? '');
   let value: unknown;
   if (route === '/tcb' && contentType.startsWith('application/octet-stream')) {
@@ -444,7 +449,7 @@ function judge(s: Sent): Verdict {
   // request names its route in its request line, where the router ignores a query and a fragment (`GET /#x`, seed
   // 767394514, is the dashboard's page too).
   const rawGet = s.method === '(raw)' ? /^GET ([^ ]*) HTTP\/\d\.\d\r\n/.exec(s.input)?.[1] : undefined;
-  const getRoute = rawGet === undefined ? (s.method === 'GET' ? route : undefined) : (rawGet.split(/[?#]/)[0] ?? '').replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+  const getRoute = rawGet === undefined ? (s.method === 'GET' ? route : undefined) : routeOf(rawGet);
   if (getRoute !== undefined && (getRoute === '/' || getRoute.startsWith('/dashboard/assets/')) && a.status === 200 && /^text\/(html|javascript|css)/.test(contentType)) {
     return {};
   }
