@@ -8,6 +8,8 @@
 #   .ci/clickhouse.sh status
 #   .ci/clickhouse.sh private-start DIR HTTP TCP   # one more single server, in DIR on those ports (tests that stop it)
 #   .ci/clickhouse.sh private-stop DIR [TERM|KILL]
+#   .ci/clickhouse.sh pin       # single and shard1 on CPU 0, shard2 on CPU 1 (the bench's one-core-per-server figures)
+#   .ci/clickhouse.sh unpin     # every server on every CPU again
 #
 # Servers:
 #   single   HTTP 18123  TCP 19000
@@ -298,7 +300,24 @@ cmd_private_stop() { # DIR [TERM|KILL]
   rm -f "$f"
 }
 
+# Pins each running server (every thread: `taskset -a`) to CPUs, so that on one 2-core machine the two shards run
+# like two one-core machines and the single server like one of them (bench/clickhouse.ts, P5.cluster.1core).
+cmd_pin() {
+  command -v taskset >/dev/null || { log "taskset (util-linux) is not installed"; exit 1; }
+  local node pid cpus
+  declare -A CPUS=([single]=0 [shard1]=0 [shard2]=1)
+  for node in "${NODES[@]}"; do
+    pid=$(pid_of "$WORK/$node/clickhouse.pid") || { log "$node is not running"; exit 1; }
+    cpus=${CPUS[$node]}
+    [ "${1:-}" = unpin ] && cpus="0-$(($(nproc --all) - 1))"
+    taskset -a -cp "$cpus" "$pid" >/dev/null
+    log "$node (pid $pid) on CPU $cpus"
+  done
+}
+
 case "${1:-}" in
+  pin) cmd_pin ;;
+  unpin) cmd_pin unpin ;;
   private-start) shift; cmd_private_start "$@" ;;
   private-stop) shift; cmd_private_stop "$@" ;;
   install) cmd_install ;;
@@ -307,5 +326,5 @@ case "${1:-}" in
   restart) cmd_stop; cmd_start ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 install|start|stop|restart|status|env|private-start|private-stop" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|restart|status|env|pin|unpin|private-start|private-stop" >&2; exit 2 ;;
 esac

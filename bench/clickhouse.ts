@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { systemClock, yesterday } from '../src/domain/clock.ts';
 import { generateDemoEvents } from '../src/demo/index.ts';
 import { HttpConnection } from '../src/store/clickhouse/connection.ts';
-import { startChildServer } from './child.ts';
+import { ROOT, startChildServer } from './child.ts';
 import { parseDay } from '../src/domain/day.ts';
 import { listCities } from '../src/domain/region/index.ts';
 import type { Window } from '../src/domain/window.ts';
@@ -248,7 +248,7 @@ export async function clickhouseBench(_dir: string, opts: { ingestOnly?: boolean
       singleMs.set(len, median(portrait));
     }
     const clusterUrl = process.env.DATACUBE_BENCH_CLICKHOUSE_CLUSTER;
-    if (clusterUrl) figures.push(...(await clusterFigures(clusterUrl, appid, users, singleMs, portraits, version)));
+    if (clusterUrl) figures.push(...(await clusterFigures(clusterUrl, appid, users, singleMs, portraits, version, store)));
     else figures.push({ id: 'P5.cluster', what: 'the same portraits on a two-shard cluster', value: null, baseline: null, ratio: null, goal: '≤ 0.6', met: null, skipped: 'DATACUBE_BENCH_CLICKHOUSE_CLUSTER not set' });
     figures.push(...(await ingestFigures(url, version)));
   } finally {
@@ -265,7 +265,15 @@ export async function clickhouseBench(_dir: string, opts: { ingestOnly?: boolean
  * The same synthetic month on a two-shard cluster (users spread by the store's sharding key), timed the same way; the
  * figure is cluster time ÷ single-server time per window (goal ≤ 0.6).
  */
-async function clusterFigures(url: string, appid: string, users: number, singleMs: Map<number, number>, windows: Map<number, Window>, version: string): Promise<Figure[]> {
+async function clusterFigures(
+  url: string,
+  appid: string,
+  users: number,
+  singleMs: Map<number, number>,
+  windows: Map<number, Window>,
+  version: string,
+  single: ClickHouseStore,
+): Promise<Figure[]> {
   const target = parseClickHouseUrl(url);
   if (target.cluster === undefined) throw new Error('DATACUBE_BENCH_CLICKHOUSE_CLUSTER needs ?cluster=NAME');
   const u = new URL(url);
@@ -278,8 +286,8 @@ async function clusterFigures(url: string, appid: string, users: number, singleM
     const rows = await generateChain(c, appid, users);
     for (const len of [30, 7, 1] as const) {
       const w = windows.get(len);
-      const single = singleMs.get(len);
-      if (!w || single === undefined) continue;
+      const singleTime = singleMs.get(len);
+      if (!w || singleTime === undefined) continue;
       await store.portrait(appid, w);
       const times: number[] = [];
       for (let i = 0; i < RUNS; i++) times.push((await timed(() => store.portrait(appid, w))).ms);
@@ -289,15 +297,16 @@ async function clusterFigures(url: string, appid: string, users: number, singleM
             id: len === 30 ? 'P5.cluster' : `P5.cluster.${len}d`,
             what: `${len}-day portrait on the two-shard cluster (same data, ${rows.toLocaleString('en-US')} user-days; vs the single server's time)`,
             value: round(median(times), 1) ?? 0,
-            baseline: round(single, 1) ?? 0,
+            baseline: round(singleTime, 1) ?? 0,
             unit: 'ms',
             detail: { clusterMs: times.map((x) => round(x, 1)), clickhouse: version, shards: 2, ...(QUICK ? { quick: true } : {}) },
           },
           0.6,
         ),
       );
-      log(`P5.cluster ${len}d: ${median(times).toFixed(1)} ms vs single ${single.toFixed(1)} ms`);
+      log(`P5.cluster ${len}d: ${median(times).toFixed(1)} ms vs single ${singleTime.toFixed(1)} ms`);
     }
+    if (process.env.DATACUBE_BENCH_CLICKHOUSE_PIN === '1') out.push(...(await oneCoreFigures(store, single, appid, windows, rows, version)));
   } finally {
     try {
       await dropStoreDatabases(c);
@@ -315,6 +324,50 @@ function tcpPort(http: string): string {
 }
 
 /** The user of the ingest figure's untimed warm-up events (left out of the baseline's rows). */
+/**
+ * With `DATACUBE_BENCH_CLICKHOUSE_PIN=1` (the servers of `.ci/clickhouse.sh`): the cluster as two one-core machines
+ * against one such machine. On a 2-core box the single server already uses both cores, so the plain P5.cluster
+ * figure cannot show scale-out; here `.ci/clickhouse.sh pin` puts the single server and shard 1 on CPU 0 and shard 2
+ * on CPU 1, and the single server's and the cluster's portraits are timed alternately (then `unpin`).
+ */
+async function oneCoreFigures(cluster: ClickHouseStore, single: ClickHouseStore, appid: string, windows: Map<number, Window>, rows: number, version: string): Promise<Figure[]> {
+  const script = join(ROOT, '.ci', 'clickhouse.sh');
+  const out: Figure[] = [];
+  execFileSync('bash', [script, 'pin'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    for (const len of [30, 7, 1] as const) {
+      const w = windows.get(len);
+      if (!w) continue;
+      await single.portrait(appid, w);
+      await cluster.portrait(appid, w);
+      const s: number[] = [];
+      const c: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        s.push((await timed(() => single.portrait(appid, w))).ms);
+        c.push((await timed(() => cluster.portrait(appid, w))).ms);
+      }
+      const id = len === 30 ? 'P5.cluster.1core' : `P5.cluster.1core.${len}d`;
+      out.push(
+        ratioAtMost(
+          {
+            id,
+            what: `${len}-day portrait on the two-shard cluster, each server pinned to one core (shards on CPUs 0 and 1; vs the single server on CPU 0), ${rows.toLocaleString('en-US')} user-days`,
+            value: round(median(c), 1) ?? 0,
+            baseline: round(median(s), 1) ?? 0,
+            unit: 'ms',
+            detail: { clusterMs: c.map((x) => round(x, 1)), singleMs: s.map((x) => round(x, 1)), clickhouse: version, pinned: { single: 0, shard1: 0, shard2: 1 }, ...(QUICK ? { quick: true } : {}) },
+          },
+          0.6,
+        ),
+      );
+      log(`${id}: cluster ${median(c).toFixed(1)} ms vs single ${median(s).toFixed(1)} ms (one core each)`);
+    }
+  } finally {
+    execFileSync('bash', [script, 'unpin'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  return out;
+}
+
 const WARM_UP_OPENID = 'oBenchWarmUp';
 
 /**

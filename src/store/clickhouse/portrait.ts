@@ -47,7 +47,8 @@ const UNPACK = sql`toUInt32(bitShiftRight(k, 44)) AS v0, toUInt32(bitAnd(bitShif
  * aggregation over the same rows (UNION ALL).
  *
  * In cluster mode the same query reads the Distributed table: every shard counts its own users (a user's rows all
- * live on one shard) and the initiator adds the shards' partial counts.
+ * live on one shard), grouped by combination (the GROUP BY is in the query that reads the table, so the shards run
+ * it), and the initiator adds the shards' partial counts.
  */
 function windowQuery(c: Connection, appid: string, w: Window, v: ServerVersion): Sql {
   const b = date(w.begin);
@@ -56,9 +57,12 @@ function windowQuery(c: Connection, appid: string, w: Window, v: ServerVersion):
   const sinceDevice = startOfDay(w.begin) + TIME_OFFSET_MS + 1;
   const from = sql`FROM ${c.table('user_chain')}
     WHERE appid = ${appid} AND kind = 1 AND next_day > ${e} AND day >= ${b} AND day <= ${e}`;
+  // The grouping by k is in the query that reads the table, so that on a cluster every shard groups its own rows
+  // and sends only its combinations' counts (grouping in an outer query would ship every user's row to the initiator
+  // and group them all there).
   const combos = sql`SELECT ${UNPACK}, a, f FROM (
-      SELECT k, sum(sign) AS a, sumIf(sign, first_day >= ${b}) AS f
-      FROM (SELECT sign, first_day, ${combination(since)} AS k ${from})
+      SELECT ${combination(since)} AS k, sum(sign) AS a, sumIf(sign, first_day >= ${b}) AS f
+      ${from}
       GROUP BY k)`;
   // Unknown devices (not seen in the window) come out under their old names with known = 0; portraitCounts adds
   // them up as one unknown (cheaper than rewriting every name to '' before grouping).
