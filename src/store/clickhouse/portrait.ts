@@ -57,9 +57,7 @@ function windowQuery(c: Connection, appid: string, w: Window, v: ServerVersion):
   const sinceDevice = startOfDay(w.begin) + TIME_OFFSET_MS + 1;
   const from = sql`FROM ${c.table('user_chain')}
     WHERE appid = ${appid} AND kind = 1 AND next_day > ${e} AND day >= ${b} AND day <= ${e}`;
-  // The grouping by k is in the query that reads the table, so that on a cluster every shard groups its own rows
-  // and sends only its combinations' counts (grouping in an outer query would ship every user's row to the initiator
-  // and group them all there).
+  // GROUP BY in the query that reads the table (see above): an outer one would ship every user's row to the initiator.
   const combos = sql`SELECT ${UNPACK}, a, f FROM (
       SELECT ${combination(since)} AS k, sum(sign) AS a, sumIf(sign, first_day >= ${b}) AS f
       ${from}
