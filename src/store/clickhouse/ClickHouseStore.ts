@@ -12,6 +12,7 @@ import { dayCountsAgree, reconcileDayCounts } from './dayCounts.ts';
 import { appsWithEvents, derivedCounts, rebuildChain } from './derive.ts';
 import { DeviceCap } from './devices.ts';
 import { AppendFailure, appendGroup, checkEvent, countEvents, eventStats, type EventsOptions, exportEvents, maxSeq, MonotonicMicros } from './events.ts';
+import { type AnalysisSources, analysisSources, type FoldState, foldAnalysis, foldsAgree, noteDeleted, readFolded, rebuildAnalysis } from './analysisFold.ts';
 import { distributionCounts, pageCounts, retentionCounts, summaryCounts, trendCounts } from './analysisQuery.ts';
 import * as meta from './meta.ts';
 import * as personal from './personal.ts';
@@ -34,6 +35,13 @@ export interface ClickHouseStoreOptions extends ConnectionOptions, EventsOptions
    * (default GROUP_LINGER_MS; 0: never waits). See ClickHouseStore.gatherFirst.
    */
   groupLingerMs?: number;
+  /**
+   * Events of an app stored by this process since its last fold into the analysis tables (analysisFold.ts) after
+   * which the next fold runs right after a commit (default FOLD_EVENTS).
+   */
+  foldEvents?: number;
+  /** An app's events not folded yet are folded this long after its last commit (default FOLD_IDLE_MS). */
+  foldIdleMs?: number;
 }
 
 /** An append waiting for its app's group commit. */
@@ -48,6 +56,12 @@ const GROUP_EVENTS = 50_000;
 
 /** Default of ClickHouseStoreOptions.groupLingerMs. */
 export const GROUP_LINGER_MS = 100;
+
+/** Default of ClickHouseStoreOptions.foldEvents. */
+export const FOLD_EVENTS = 100_000;
+
+/** Default of ClickHouseStoreOptions.foldIdleMs: under the lease's linger (1 s), so the fold finds the lease held. */
+export const FOLD_IDLE_MS = 500;
 
 /** How many lanes of one-at-a-time work a store has. */
 const LANES = 16;
@@ -101,6 +115,10 @@ export class ClickHouseStore implements Store {
   private readonly lastCommit = new Map<string, { answered: number; waiting: number; at: number }>();
   /** Per app, a group commit waiting for more batches to arrive (woken by `append`). */
   private readonly gathering = new Map<string, () => void>();
+  /** Per app, events this process stored since its last fold of them into the analysis tables. */
+  private readonly unfolded = new Map<string, number>();
+  /** Per app, the timer of the fold that follows its last commit (foldIdleMs). */
+  private readonly idleFolds = new Map<string, NodeJS.Timeout>();
 
   private constructor(
     readonly connection: Connection,
@@ -134,9 +152,16 @@ export class ClickHouseStore implements Store {
    */
   private async repair(appid: string, keepAlive: () => Promise<void>): Promise<void> {
     const c = this.connection;
-    const [top, { stored, derived }, agree] = await Promise.all([maxSeq(c, appid), derivedCounts(c, appid), dayCountsAgree(c, appid)]);
+    const [top, { stored, derived }, agree, folded] = await Promise.all([
+      maxSeq(c, appid),
+      derivedCounts(c, appid),
+      dayCountsAgree(c, appid),
+      foldsAgree(c, appid),
+    ]);
     this.clock.atLeast(top);
     if (stored !== derived) await rebuildChain(c, appid, keepAlive);
+    // The analysis tables: a fold cut short, or events that appeared below its `seq` (analysisFold.ts).
+    if (!folded) await rebuildAnalysis(c, appid, keepAlive);
     // The one-day counts are a view's rows: a ClickHouse killed between an insert's two parts (after our failed
     // write, or between the counts) leaves them apart from the chain; the difference is inserted.
     if (stored !== derived || !agree || this.dirty.has(appid)) await reconcileDayCounts(c, appid);
@@ -298,6 +323,12 @@ export class ClickHouseStore implements Store {
         if (r) g.resolve(r);
         else g.reject(new Error('no result for the batch'));
       });
+      const stored = results.reduce((sum, r) => sum + r.accepted, 0);
+      const unfolded = (this.unfolded.get(appid) ?? 0) + stored;
+      this.unfolded.set(appid, unfolded);
+      // Answered already: the fold only holds up the app's next commit (and is retried by a later one if it fails).
+      if (unfolded >= (this.opts.foldEvents ?? FOLD_EVENTS)) await this.fold(c, appid, keepAlive).catch(() => undefined);
+      else if (unfolded > 0) this.foldWhenIdle(appid);
     } catch (e) {
       this.lastCommit.delete(appid);
       const cause = e instanceof AppendFailure ? e.cause : e;
@@ -316,6 +347,52 @@ export class ClickHouseStore implements Store {
       }
     }
   }
+  /** Folds the app's events into the analysis tables (under its lease, in its lane). */
+  private async fold(c: Connection, appid: string, keepAlive: () => Promise<void>): Promise<FoldState | undefined> {
+    const timer = this.idleFolds.get(appid);
+    if (timer) clearTimeout(timer);
+    this.idleFolds.delete(appid);
+    this.unfolded.delete(appid);
+    try {
+      return await foldAnalysis(c, appid, keepAlive);
+    } catch (e) {
+      // The record says a fold was cut short (or the events past it are still there): the next one repairs it.
+      this.dirty.add(appid);
+      throw e;
+    }
+  }
+
+  /** Folds the app's events `foldIdleMs` after its last commit, unless another commit or fold comes first. */
+  private foldWhenIdle(appid: string): void {
+    const old = this.idleFolds.get(appid);
+    if (old) clearTimeout(old);
+    const timer = setTimeout(() => {
+      if (this.idleFolds.get(appid) !== timer) return;
+      this.idleFolds.delete(appid);
+      if (this.closed || (this.waiting.get(appid)?.length ?? 0) > 0) return;
+      this.op((c) => this.leases.run(appid, (keepAlive) => this.fold(c, appid, keepAlive)), `events\u0000${appid}`).catch(() => undefined);
+    }, this.opts.foldIdleMs ?? FOLD_IDLE_MS);
+    timer.unref();
+    this.idleFolds.set(appid, timer);
+  }
+
+  /**
+   * An analysis read: over the tables and the events not folded yet, without the lease (analysisFold.ts); if folds
+   * keep moving under it, under the lease after folding.
+   */
+  private analysisRead<T>(appid: string, read: (c: Connection, src: AnalysisSources) => Promise<T>): Promise<T> {
+    return this.op(async (c) => {
+      const r = await readFolded(c, appid, (src) => read(c, src));
+      if (r) return r.value;
+      return this.lanes.run(`events\u0000${appid}`, () =>
+        this.leases.run(appid, async (keepAlive) => {
+          const folded = await this.fold(c, appid, keepAlive);
+          return read(c, analysisSources(c, appid, folded?.hi ?? 0));
+        }),
+      );
+    });
+  }
+
   portrait(appid: string, window: Window): Promise<PortraitCount[]> {
     return this.op((c) => portraitCounts(c, appid, window));
   }
@@ -329,19 +406,19 @@ export class ClickHouseStore implements Store {
   // ---- the rest of the analysis family (analysisQuery.ts)
 
   visitTrend(appid: string, window: Window): Promise<TrendCounts> {
-    return this.op((c) => trendCounts(c, appid, window));
+    return this.analysisRead(appid, (c, src) => trendCounts(c, src, appid, window));
   }
   dailySummary(appid: string, day: number): Promise<SummaryCounts> {
-    return this.op((c) => summaryCounts(c, appid, day));
+    return this.analysisRead(appid, (c, src) => summaryCounts(c, src, appid, day));
   }
   visitDistribution(appid: string, day: number): Promise<DistributionCount[]> {
-    return this.op((c) => distributionCounts(c, appid, day));
+    return this.analysisRead(appid, (c, src) => distributionCounts(c, src, appid, day));
   }
   visitPages(appid: string, day: number, limit: number): Promise<PageCounts[]> {
-    return this.op((c) => pageCounts(c, appid, day, limit));
+    return this.analysisRead(appid, (c, src) => pageCounts(c, src, appid, day, limit));
   }
   retention(appid: string, cohort: Window, later: readonly Window[]): Promise<RetentionCounts> {
-    return this.op((c) => retentionCounts(c, appid, cohort, later));
+    return this.analysisRead(appid, (c, src) => retentionCounts(c, src, appid, cohort, later));
   }
   exportEvents(appid: string, onBatch: (events: VisitEvent[]) => Promise<void>, batchSize?: number): Promise<number> {
     return this.op((c) => exportEvents(c, appid, onBatch, batchSize));
@@ -373,6 +450,10 @@ export class ClickHouseStore implements Store {
         this.leases.run(appid, async () => {
           const existed = await deleteApp(c, appid);
           this.dirty.delete(appid);
+          this.unfolded.delete(appid);
+          const timer = this.idleFolds.get(appid);
+          if (timer) clearTimeout(timer);
+          this.idleFolds.delete(appid);
           return existed;
         }),
       `events\u0000${appid}`,
@@ -421,15 +502,28 @@ export class ClickHouseStore implements Store {
     );
   }
 
+  /**
+   * Deletions of events (users, retention) run with the analysis tables folded up to every stored event first (so
+   * they act on the tables alone), and record the count of events left afterwards (analysisFold.ts).
+   */
+  private deleting<T>(appid: string, fn: (c: Connection, keepAlive: () => Promise<void>) => Promise<T>): Promise<T> {
+    return this.underLease(appid, async (c, keepAlive) => {
+      await this.fold(c, appid, keepAlive);
+      const out = await fn(c, keepAlive);
+      await noteDeleted(c, appid);
+      return out;
+    });
+  }
+
   deleteUsers(appid: string, openids: readonly string[]): Promise<UsersDeleted> {
     if (openids.length === 0) return Promise.resolve({ users: 0, events: 0 });
-    return this.underLease(appid, (c, keepAlive) => personal.deleteUsers(c, appid, openids, keepAlive));
+    return this.deleting(appid, (c, keepAlive) => personal.deleteUsers(c, appid, openids, keepAlive));
   }
 
   async prune(cuts: readonly PruneCut[]): Promise<Pruned[]> {
     const out: Pruned[] = [];
     for (const cut of cuts) {
-      const r = await this.underLease(cut.appid, (c, keepAlive) => personal.pruneApp(c, cut.appid, cut.beforeDay, keepAlive));
+      const r = await this.deleting(cut.appid, (c, keepAlive) => personal.pruneApp(c, cut.appid, cut.beforeDay, keepAlive));
       out.push({ appid: cut.appid, beforeDay: cut.beforeDay, ...r });
     }
     return out;
@@ -487,6 +581,9 @@ export class ClickHouseStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Events not folded yet stay in `events`: reads count them, and the app's next writer folds them.
+    for (const t of this.idleFolds.values()) clearTimeout(t);
+    this.idleFolds.clear();
     // Writes resolve only after ClickHouse acknowledged them and nothing is buffered here: wait for the
     // operations under way, then let the sockets go.
     await Promise.allSettled([...this.inflight]);

@@ -14,12 +14,13 @@ import { startOfDay } from '../../domain/day.ts';
 import type { Window } from '../../domain/window.ts';
 import { checkRetentionWindows } from '../analysisQueries.ts';
 import { NO_TIME_MAX, NO_TIME_MIN, SLOT_MS } from './analysisSchema.ts';
+import type { AnalysisSources } from './analysisFold.ts';
 import type { Connection, JsonRow } from './connection.ts';
 import { date, join, type Sql, sql } from './sql.ts';
 
 /**
- * The analysis family's answers on ClickHouse, from the tables of analysisSchema.ts. Each query is written for one
- * shard's own rows (`c.local`): on a single server that is the whole query; in cluster mode it is the right side of a
+ * The analysis family's answers on ClickHouse, from the tables of analysisSchema.ts and the aggregates of the events
+ * not folded into them yet (`src`, analysisFold.ts). Each query is written for one shard's own rows (`c.local`): on a single server that is the whole query; in cluster mode it is the right side of a
  * JOIN with `an_shards` (one row per shard), so it runs on every shard against that shard's tables, and as each user
  * lives on one shard, the shards' counts (distinct users included) add up.
  */
@@ -35,8 +36,8 @@ const n = (v: unknown) => Number(v ?? 0);
 const dayRange = (w: Window) => sql`day >= ${date(w.begin)} AND day <= ${date(w.end)}`;
 
 /** Users whose first day ever is in the window (one shard's). */
-function newUsers(c: Connection, appid: string, w: Window): Sql {
-  return sql`SELECT openid FROM ${c.local('an_user_first')} WHERE appid = ${appid}
+function newUsers(src: AnalysisSources, appid: string, w: Window): Sql {
+  return sql`SELECT openid FROM ${src.from('an_user_first')} WHERE appid = ${appid}
     GROUP BY openid HAVING minMerge(first_day) >= ${date(w.begin)} AND minMerge(first_day) <= ${date(w.end)}`;
 }
 
@@ -48,17 +49,17 @@ const SOURCES = SCENES.map((s) => SCENE_SOURCES.get(s) ?? ACCESS_SOURCE_OTHER);
  * (`has_entry`/`has_exit`), and `cut`: 1 when a session without a session value may go on past `lastSlot` (the query
  * must then be run again with a later `lastSlot`).
  */
-function sessions(c: Connection, appid: string, t0: number, t1: number, lastSlot: number): Sql {
+function sessions(src: AnalysisSources, appid: string, t0: number, t1: number, lastSlot: number): Sql {
   const idSessions = sql`
     SELECT openid, minMerge(first_time) AS first_time, minMerge(first_scene) AS sc, sumMerge(visit_stay) AS stay,
       arrayFilter(x -> x != '', groupUniqArrayMerge(page_set)) AS pages, minMerge(entry_page) AS en, maxMerge(exit_page) AS ex,
       toUInt8(0) AS cut
-    FROM ${c.local('an_id_sessions')} WHERE appid = ${appid} GROUP BY openid, sid`;
+    FROM ${src.from('an_id_sessions')} WHERE appid = ${appid} GROUP BY openid, sid`;
   const slots = sql`
     SELECT openid, slot, minMerge(first_time) AS f, maxMerge(last_time) AS l, minMerge(first_scene) AS sc1, sumMerge(visit_stay) AS st,
       groupUniqArrayMerge(page_set) AS pg, minMerge(entry_page) AS en1, maxMerge(exit_page) AS ex1
-    FROM ${c.local('an_gap_slots')}
-    WHERE appid = ${appid} AND slot >= ${Math.floor(t0 / SLOT_MS) - 1} AND slot <= ${lastSlot}
+    FROM ${src.from('an_gap_slots', sql`slot >= ${Math.floor(t0 / SLOT_MS) - 1} AND slot <= ${lastSlot}`)}
+    WHERE appid = ${appid}
     GROUP BY openid, slot`;
   // Per user, slots in order; a slot starts a session unless it directly follows a slot whose last event is at most
   // 30 minutes before its first; sessions are numbered by the running count of starts.
@@ -93,7 +94,7 @@ function sessions(c: Connection, appid: string, t0: number, t1: number, lastSlot
  * doubled reach while a session may go on past it (a session without a value can in principle go on for days).
  */
 async function withSessions<T extends JsonRow & { cut: unknown }>(
-  c: Connection,
+  src: AnalysisSources,
   appid: string,
   w: Window,
   query: (sessionsSql: Sql) => Promise<T[]>,
@@ -101,20 +102,20 @@ async function withSessions<T extends JsonRow & { cut: unknown }>(
   const t0 = startOfDay(w.begin);
   const t1 = startOfDay(w.end + 1);
   for (let reach = 48; ; reach *= 2) {
-    const rows = await query(sessions(c, appid, t0, t1, Math.floor(t1 / SLOT_MS) + reach));
+    const rows = await query(sessions(src, appid, t0, t1, Math.floor(t1 / SLOT_MS) + reach));
     if (!rows.some((r) => n(r.cut) > 0)) return rows;
   }
 }
 
-export async function trendCounts(c: Connection, appid: string, w: Window): Promise<TrendCounts> {
+export async function trendCounts(c: Connection, src: AnalysisSources, appid: string, w: Window): Promise<TrendCounts> {
   const [u] = await onShards<{ uv: string; pv: string; stay: number }>(
     c,
     sql`SELECT toUInt8(0) AS dummy, uniqExact(openid) AS uv, sum(pv) AS pv, sum(stay) AS stay
-        FROM ${c.local('an_user_days')} WHERE appid = ${appid} AND ${dayRange(w)}`,
+        FROM ${src.from('an_user_days', dayRange(w))} WHERE appid = ${appid}`,
     sql`sum(uv) AS uv, sum(pv) AS pv, sum(stay) AS stay`,
   );
-  const [f] = await onShards<{ n: string }>(c, sql`SELECT toUInt8(0) AS dummy, count() AS n FROM (${newUsers(c, appid, w)})`, sql`sum(n) AS n`);
-  const [s] = await withSessions(c, appid, w, (ss) =>
+  const [f] = await onShards<{ n: string }>(c, sql`SELECT toUInt8(0) AS dummy, count() AS n FROM (${newUsers(src, appid, w)})`, sql`sum(n) AS n`);
+  const [s] = await withSessions(src, appid, w, (ss) =>
     onShards<{ n: string; depth: string; cut: string }>(
       c,
       sql`SELECT toUInt8(0) AS dummy, count() AS n, sum(depth) AS depth, max(cut) AS cut FROM (${ss})`,
@@ -124,17 +125,17 @@ export async function trendCounts(c: Connection, appid: string, w: Window): Prom
   return { sessions: n(s?.n), visitPv: n(u?.pv), visitUv: n(u?.uv), visitUvNew: n(f?.n), stay: n(u?.stay), depth: n(s?.depth) };
 }
 
-export async function summaryCounts(c: Connection, appid: string, day: number): Promise<SummaryCounts> {
+export async function summaryCounts(c: Connection, src: AnalysisSources, appid: string, day: number): Promise<SummaryCounts> {
   const [t] = await onShards<{ n: string }>(
     c,
     sql`SELECT toUInt8(0) AS dummy, count() AS n FROM (
-          SELECT openid FROM ${c.local('an_user_first')} WHERE appid = ${appid} GROUP BY openid HAVING minMerge(first_day) <= ${date(day)})`,
+          SELECT openid FROM ${src.from('an_user_first')} WHERE appid = ${appid} GROUP BY openid HAVING minMerge(first_day) <= ${date(day)})`,
     sql`sum(n) AS n`,
   );
   const [s] = await onShards<{ pv: string; uv: string }>(
     c,
     sql`SELECT toUInt8(0) AS dummy, sum(shares) AS pv, uniqExactIf(openid, shares > 0) AS uv
-        FROM ${c.local('an_user_days')} WHERE appid = ${appid} AND day = ${date(day)}`,
+        FROM ${src.from('an_user_days', sql`day = ${date(day)}`)} WHERE appid = ${appid}`,
     sql`sum(pv) AS pv, sum(uv) AS uv`,
   );
   return { visitTotal: n(t?.n), sharePv: n(s?.pv), shareUv: n(s?.uv) };
@@ -142,8 +143,8 @@ export async function summaryCounts(c: Connection, appid: string, day: number): 
 
 const INDEXES: Record<number, DistributionIndex> = { 1: 'access_source_session_cnt', 3: 'access_staytime_info', 4: 'access_depth_info' };
 
-export async function distributionCounts(c: Connection, appid: string, day: number): Promise<DistributionCount[]> {
-  const rows = await withSessions(c, appid, { begin: day, end: day }, (ss) =>
+export async function distributionCounts(c: Connection, src: AnalysisSources, appid: string, day: number): Promise<DistributionCount[]> {
+  const rows = await withSessions(src, appid, { begin: day, end: day }, (ss) =>
     onShards<{ idx: number; k: number; n: string; u: string; cut: string }>(
       c,
       sql`SELECT toUInt8(0) AS dummy, tupleElement(t, 1) AS idx, tupleElement(t, 2) AS k, count() AS n, uniqExact(openid) AS u, max(cut) AS cut
@@ -163,16 +164,16 @@ export async function distributionCounts(c: Connection, appid: string, day: numb
   return out.filter((x) => x.value > 0);
 }
 
-export async function pageCounts(c: Connection, appid: string, day: number, limit: number): Promise<PageCounts[]> {
+export async function pageCounts(c: Connection, src: AnalysisSources, appid: string, day: number, limit: number): Promise<PageCounts[]> {
   const stats = await onShards<{ path: string; pv: string; uv: string; stay: number; spv: string; suv: string }>(
     c,
     sql`SELECT toUInt8(0) AS dummy, path, sum(views) AS pv, uniqExactIf(openid, views > 0) AS uv, sum(stay) AS stay,
           sum(shares) AS spv, uniqExactIf(openid, shares > 0) AS suv
-        FROM ${c.local('an_page_days')} WHERE appid = ${appid} AND day = ${date(day)} GROUP BY path`,
+        FROM ${src.from('an_page_days', sql`day = ${date(day)}`)} WHERE appid = ${appid} GROUP BY path`,
     sql`path, sum(pv) AS pv, sum(uv) AS uv, sum(stay) AS stay, sum(spv) AS spv, sum(suv) AS suv`,
     sql`path`,
   );
-  const ends = await withSessions(c, appid, { begin: day, end: day }, (ss) =>
+  const ends = await withSessions(src, appid, { begin: day, end: day }, (ss) =>
     onShards<{ kind: number; path: string; n: string; cut: string }>(
       c,
       sql`SELECT toUInt8(0) AS dummy, tupleElement(t, 1) AS kind, tupleElement(t, 2) AS path, count() AS n, max(cut) AS cut
@@ -196,16 +197,16 @@ export async function pageCounts(c: Connection, appid: string, day: number, limi
   return [...pages.values()].sort((a, b) => b.visitPv - a.visitPv || compareText(a.path, b.path)).slice(0, limit);
 }
 
-export async function retentionCounts(c: Connection, appid: string, cohort: Window, later: readonly Window[]): Promise<RetentionCounts> {
+export async function retentionCounts(c: Connection, src: AnalysisSources, appid: string, cohort: Window, later: readonly Window[]): Promise<RetentionCounts> {
   checkRetentionWindows(cohort, later);
   const windows = [cohort, ...later];
   const which = sql`multiIf(${join(windows.map((w, i) => sql`${dayRange(w)}, ${i}`))}, -1)`;
-  const active = sql`SELECT openid FROM ${c.local('an_user_days')} WHERE appid = ${appid} AND ${dayRange(cohort)}`;
+  const active = sql`SELECT openid FROM ${src.from('an_user_days', dayRange(cohort))} WHERE appid = ${appid}`;
   const rows = await onShards<{ k: number; a: string; f: string }>(
     c,
-    sql`SELECT toUInt8(0) AS dummy, k, uniqExactIf(openid, openid IN (${active})) AS a, uniqExactIf(openid, openid IN (${newUsers(c, appid, cohort)})) AS f
-        FROM (SELECT openid, ${which} AS k FROM ${c.local('an_user_days')}
-              WHERE appid = ${appid} AND (${join(windows.map((w) => sql`(${dayRange(w)})`), sql` OR `)}))
+    sql`SELECT toUInt8(0) AS dummy, k, uniqExactIf(openid, openid IN (${active})) AS a, uniqExactIf(openid, openid IN (${newUsers(src, appid, cohort)})) AS f
+        FROM (SELECT openid, ${which} AS k FROM ${src.from('an_user_days', sql`(${join(windows.map((w) => sql`(${dayRange(w)})`), sql` OR `)})`)}
+              WHERE appid = ${appid})
         WHERE k >= 0 GROUP BY k`,
     sql`k, sum(a) AS a, sum(f) AS f`,
     sql`k`,

@@ -40,13 +40,13 @@ const SHARD_KEY = sql`cityHash64(appid, openid)`;
  * The table on a single server; in cluster mode the local table on every server and the Distributed table in front,
  * sharded like `events` (schema.ts's createTable does the same; not imported, as schema.ts imports this file).
  */
-function createTable(c: Connection, name: string, body: Sql): Sql[] {
+function createTable(c: Connection, name: string, body: Sql, shardKey: Sql = SHARD_KEY): Sql[] {
   const local = c.local(name);
   if (!c.cluster) return [sql`CREATE TABLE IF NOT EXISTS ${local} ${body}`];
   return [
     sql`CREATE TABLE IF NOT EXISTS ${local}${c.onCluster} ${body}`,
     sql`CREATE TABLE IF NOT EXISTS ${c.table(name)}${c.onCluster} AS ${local}
-        ENGINE = Distributed(${c.cluster}, ${c.db}, ${ident(c.localName(name))}, ${SHARD_KEY})`,
+        ENGINE = Distributed(${c.cluster}, ${c.db}, ${ident(c.localName(name))}, ${shardKey})`,
   ];
 }
 
@@ -72,8 +72,20 @@ function sessionStates(): Sql {
     maxState(tuple(if(${viewed}, time, toInt64(${NO_TIME_MIN})), ifNull(page, ''))) AS exit_page`;
 }
 
-/** Each derived table: its columns and engine, and the SELECT over `events` that fills it. */
-function derived(events: Sql): { name: string; body: Sql; select: Sql }[] {
+/** An analysis table: its name, columns and engine, and the SELECT over `events` (or a part of it) that fills it. */
+export interface AnalysisTable {
+  name: AnalysisTableName;
+  body: Sql;
+  select: Sql;
+}
+
+export type AnalysisTableName = 'an_user_days' | 'an_user_first' | 'an_page_days' | 'an_id_sessions' | 'an_gap_slots';
+
+/**
+ * Each derived table and the SELECT that fills it from `events` — any table or subquery with the columns of
+ * `events`, such as one app's events past a `seq` (analysisFold.ts). The SELECT's columns are the table's, in order.
+ */
+export function analysisTables(events: Sql, filter: Sql = sql`1`): AnalysisTable[] {
   return [
     {
       name: 'an_user_days',
@@ -81,12 +93,12 @@ function derived(events: Sql): { name: string; body: Sql; select: Sql }[] {
         ENGINE = SummingMergeTree((events, pv, stay, shares)) PARTITION BY toYYYYMM(day) ORDER BY (appid, day, openid)`,
       select: sql`SELECT appid, day, openid, count() AS events, countIf(type = ${VISIT}) AS pv,
           sumIf(ifNull(stay, 0.), type = ${VISIT}) AS stay, countIf(type = ${SHARE}) AS shares
-        FROM ${events} GROUP BY appid, day, openid`,
+        FROM ${events} WHERE ${filter} GROUP BY appid, day, openid`,
     },
     {
       name: 'an_user_first',
       body: sql`(appid String, openid String, first_day AggregateFunction(min, Date)) ENGINE = AggregatingMergeTree() ORDER BY (appid, openid)`,
-      select: sql`SELECT appid, openid, minState(day) AS first_day FROM ${events} GROUP BY appid, openid`,
+      select: sql`SELECT appid, openid, minState(day) AS first_day FROM ${events} WHERE ${filter} GROUP BY appid, openid`,
     },
     {
       name: 'an_page_days',
@@ -94,21 +106,21 @@ function derived(events: Sql): { name: string; body: Sql; select: Sql }[] {
         ENGINE = SummingMergeTree((events, views, stay, shares)) PARTITION BY toYYYYMM(day) ORDER BY (appid, day, path, openid)`,
       select: sql`SELECT appid, day, assumeNotNull(page) AS path, openid, count() AS events, countIf(type = ${VISIT}) AS views,
           sumIf(ifNull(stay, 0.), type = ${VISIT}) AS stay, countIf(type = ${SHARE}) AS shares
-        FROM ${events} WHERE isNotNull(page) AND type IN (${VISIT}, ${SHARE}) GROUP BY appid, day, path, openid`,
+        FROM ${events} WHERE ${filter} AND isNotNull(page) AND type IN (${VISIT}, ${SHARE}) GROUP BY appid, day, path, openid`,
     },
     {
       name: 'an_id_sessions',
       body: sql`(appid String, openid String, sid String, ${SESSION_STATE_COLUMNS})
         ENGINE = AggregatingMergeTree() ORDER BY (appid, openid, sid)`,
       select: sql`SELECT appid, openid, assumeNotNull(session) AS sid, ${sessionStates()}
-        FROM ${events} WHERE isNotNull(session) GROUP BY appid, openid, sid`,
+        FROM ${events} WHERE ${filter} AND isNotNull(session) GROUP BY appid, openid, sid`,
     },
     {
       name: 'an_gap_slots',
       body: sql`(appid String, openid String, slot Int64, last_time AggregateFunction(max, Int64), ${SESSION_STATE_COLUMNS})
         ENGINE = AggregatingMergeTree() ORDER BY (appid, openid, slot)`,
       select: sql`SELECT appid, openid, intDiv(time, ${SLOT_MS}) AS slot, maxState(time) AS last_time, ${sessionStates()}
-        FROM ${events} WHERE isNull(session) GROUP BY appid, openid, slot`,
+        FROM ${events} WHERE ${filter} AND isNull(session) GROUP BY appid, openid, slot`,
     },
   ];
 }
@@ -118,8 +130,8 @@ export const ANALYSIS_MIGRATION: Migration = {
   version: 14,
   name: 'analysis family: user-days, first days, page-days, sessions',
   statements: (c) => {
-    const tables = derived(c.local('events'));
-    const backfill = derived(c.table('events'));
+    const tables = analysisTables(c.local('events'));
+    const backfill = analysisTables(c.table('events'));
     return [
       ...tables.flatMap((t) => createTable(c, t.name, t.body)),
       // Events stored before: copied in once, into tables still empty (through the Distributed tables in cluster mode).
@@ -130,5 +142,36 @@ export const ANALYSIS_MIGRATION: Migration = {
       ...tables.map((t) => sql`CREATE MATERIALIZED VIEW IF NOT EXISTS ${c.local(`${t.name}_mv`)}${c.onCluster} TO ${c.local(t.name)} AS ${t.select}`),
       ...(c.cluster ? [sql`CREATE TABLE IF NOT EXISTS ${c.table('an_shards')}${c.onCluster} (dummy UInt8) ENGINE = Distributed(${c.cluster}, system, one)`] : []),
     ];
+  },
+};
+
+export const ANALYSIS_TABLE_NAMES: readonly AnalysisTableName[] = ['an_user_days', 'an_user_first', 'an_page_days', 'an_id_sessions', 'an_gap_slots'];
+
+/**
+ * Issue 15: the analysis tables are no longer filled by five materialized views on every insert into `events` (five
+ * more parts per ingest commit, the largest share of ClickHouse's work per batch) but folded from `events` in larger
+ * steps, by `seq`, under the app's writer lease (analysisFold.ts). `an_folds` records, per app, how far: every event
+ * with `seq <= hi` is in the tables, `events` of them (a count, to notice events that appeared late or went), `done`
+ * = 0 while a fold is under way (its rows may be partly in). The views go; every app's events are folded already
+ * (the views did it), which the migration records. Upgrade with ingest stopped, as for any migration.
+ */
+export const ANALYSIS_FOLD_MIGRATION: Migration = {
+  // Issue 15's third migration, after 15 and 1501 ("15, part 2").
+  version: 1502,
+  name: 'analysis tables folded from events in steps (an_folds), not by materialized views on every insert',
+  statements: (c) => [
+    ...createTable(
+      c,
+      'an_folds',
+      sql`(appid String, hi UInt64, events UInt64, done UInt8, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY appid`,
+      sql`cityHash64(appid)`,
+    ),
+    ...ANALYSIS_TABLE_NAMES.map((name) => sql`DROP TABLE IF EXISTS ${c.local(`${name}_mv`)}${c.onCluster}`),
+  ],
+  // Safe to run again: the same rows (ReplacingMergeTree keeps one per app).
+  run: async (c) => {
+    await c.exec(
+      sql`INSERT INTO ${c.table('an_folds')} SELECT appid, max(seq), count(), toUInt8(1), toUInt64(1) FROM ${c.table('events')} GROUP BY appid`,
+    );
   },
 };

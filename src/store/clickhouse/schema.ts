@@ -1,5 +1,5 @@
 import { VALUE_BITS } from '../packing.ts';
-import { ANALYSIS_MIGRATION } from './analysisSchema.ts';
+import { ANALYSIS_FOLD_MIGRATION, ANALYSIS_MIGRATION } from './analysisSchema.ts';
 import type { Connection } from './connection.ts';
 import { TIME_OFFSET_MS } from './chain.ts';
 import { chainDayCounts } from './dayCounts.ts';
@@ -334,4 +334,6 @@ export const MIGRATIONS: readonly Migration[] = [
       await c.exec(sql`INSERT INTO ${c.table('chain_day_counts')} ${chainDayCounts(c.table('user_chain'))}`);
     },
   },
+  // The analysis tables folded from `events` in steps instead of by views (analysisSchema.ts, analysisFold.ts).
+  ANALYSIS_FOLD_MIGRATION,
 ];
