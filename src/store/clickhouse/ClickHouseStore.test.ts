@@ -110,6 +110,7 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse store (single ser
         [15, 1],
         [17, 1],
         [1501, 1],
+        [1502, 1],
       ]);
       // Migration 11's ADD COLUMNs, run again (as by a server that started at the same time), are taken as done.
       await m11Again(b);

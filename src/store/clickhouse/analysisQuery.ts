@@ -20,9 +20,10 @@ import { date, join, type Sql, sql } from './sql.ts';
 
 /**
  * The analysis family's answers on ClickHouse, from the tables of analysisSchema.ts and the aggregates of the events
- * not folded into them yet (`src`, analysisFold.ts). Each query is written for one shard's own rows (`c.local`): on a single server that is the whole query; in cluster mode it is the right side of a
- * JOIN with `an_shards` (one row per shard), so it runs on every shard against that shard's tables, and as each user
- * lives on one shard, the shards' counts (distinct users included) add up.
+ * not folded into them yet (`src`, analysisFold.ts). Each query is written for one shard's own rows (`c.local`): on a
+ * single server that is the whole query; in cluster mode it is the right side of a JOIN with `an_shards` (one row per
+ * shard), so it runs on every shard against that shard's tables and events, and as each user lives on one shard, the
+ * shards' counts (distinct users included) add up.
  */
 
 /** Runs `inner` (which selects `toUInt8(0) AS dummy` and per-shard columns) on every shard; `outer` sums them. */

@@ -4,9 +4,10 @@ import type { Migration } from './schema.ts';
 import { ident, type Sql, sql } from './sql.ts';
 
 /**
- * The ClickHouse tables behind the analysis family, filled from `events` by materialized views (so on every shard, for
- * the shard's own users: all of them sharded by cityHash64(appid, openid), like `events`). Every table holds mergeable
- * partial rows; queries (analysisQuery.ts) merge them, and finish sessions, without reading `events`.
+ * The ClickHouse tables behind the analysis family, folded from `events` in steps (analysisFold.ts; until migration
+ * 1502, by materialized views on every insert), all of them sharded by cityHash64(appid, openid) like `events`, so a
+ * user's rows live on the user's shard. Every table holds mergeable partial rows; queries (analysisQuery.ts) merge
+ * them with the same aggregates of the events not folded yet, and finish sessions.
  *
  * - `an_user_days`: per (app, day, user): events, visit events (`pv`), their stay, share events. SummingMergeTree;
  *   `events` is never 0, so no row is ever summed away.
