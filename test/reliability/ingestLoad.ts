@@ -152,3 +152,18 @@ export async function activeUsers(url: string, token: string, day: string): Prom
   if (!j.visit_uv) throw new Error(`portrait: ${o.answer.text}`);
   return j.visit_uv.genders.reduce((s, g) => s + g.value, 0);
 }
+
+/** The day's visitors and visits from the analysis family (getweanalysisappiddailyvisittrend): its own tables. */
+export async function dailyVisits(url: string, token: string, day: string): Promise<{ uv: number; pv: number }> {
+  const o = await request(url, {
+    method: 'POST',
+    path: `/datacube/getweanalysisappiddailyvisittrend?access_token=${encodeURIComponent(token)}`,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ begin_date: day, end_date: day }),
+  });
+  if (!o.ok) throw new Error(`visit trend: ${o.error}`);
+  const j = json(o.answer) as { list?: { visit_uv: number; visit_pv: number }[] };
+  const row = j.list?.[0];
+  if (!row) throw new Error(`visit trend: ${o.answer.text}`);
+  return { uv: row.visit_uv, pv: row.visit_pv };
+}
