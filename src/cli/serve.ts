@@ -5,6 +5,7 @@ import { storeIdentity } from '../store/storeIdentity.ts';
 import { OPEN_APIS } from '../api/openApis.ts';
 import { TEST_MODE_PREFIX } from '../api/routes/testMode.ts';
 import { formatDay } from '../domain/day.ts';
+import { preloadModelNames } from '../ingest/enrich/index.ts';
 import { yesterday } from '../domain/clock.ts';
 import type { Config } from '../config.ts';
 import { secureDataDir } from '../dataDir.ts';
@@ -95,6 +96,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       await app.close().catch(() => undefined);
       throw new Error(`cannot write ${config.dataDir}/server.json: ${e instanceof Error ? e.message : String(e)}`);
     }
+    // The phone-model tables (about half a second of this thread, once): now, rather than in the first request
+    // that names a model.
+    setImmediate(preloadModelNames);
     // Retention: once a Shanghai day, drop what each app no longer keeps (services.close stops it).
     services.lifecycle.startDailyPrune();
     let stopping: Promise<void> | undefined;

@@ -4,7 +4,7 @@ import { isPublicAddress, normalizeAddress } from './addresses.ts';
 import { Enricher } from './Enricher.ts';
 import type { GeoLookup } from './geo.ts';
 import { Ip2RegionGeo } from './ip2regionGeo.ts';
-import { marketingName } from './modelNames.ts';
+import { marketingName, preloadModelNames } from './modelNames.ts';
 import { parseUserAgent } from './userAgent.ts';
 
 const NOW = Date.parse('2026-11-28T10:00:00+08:00');
@@ -119,6 +119,10 @@ describe('device and platform from User-Agent', () => {
     expect(enriched({ ua: UA.oppoReno5, platform: 'devtools' })).toMatchObject({ platform: 'devtools', platformId: 3, device: 'OPPO Reno5 5G' });
     // Device from the client, platform from the UA.
     expect(enriched({ ua: UA.iphone, brand: 'HUAWEI', model: 'Mate 60' })).toMatchObject({ platform: 'ios', device: 'HUAWEI Mate 60' });
+  });
+
+  it('preloads the detector with a known code of each large maker', () => {
+    expect(preloadModelNames()).toBe(10);
   });
 
   it('names the model codes clients report by their marketing names, as sent by wx.getSystemInfo too', () => {
