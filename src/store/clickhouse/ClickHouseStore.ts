@@ -42,6 +42,8 @@ export interface ClickHouseStoreOptions extends ConnectionOptions, EventsOptions
   foldEvents?: number;
   /** An app's events not folded yet are folded this long after its last commit (default FOLD_IDLE_MS). */
   foldIdleMs?: number;
+  /** …and right after a commit once the oldest of them was stored this long ago (default FOLD_MAX_AGE_MS). */
+  foldMaxAgeMs?: number;
 }
 
 /** An append waiting for its app's group commit. */
@@ -60,8 +62,11 @@ export const GROUP_LINGER_MS = 100;
 /** Default of ClickHouseStoreOptions.foldEvents. */
 export const FOLD_EVENTS = 100_000;
 
-/** Default of ClickHouseStoreOptions.foldIdleMs: under the lease's linger (1 s), so the fold finds the lease held. */
-export const FOLD_IDLE_MS = 500;
+/** Default of ClickHouseStoreOptions.foldIdleMs. */
+export const FOLD_IDLE_MS = 5_000;
+
+/** Default of ClickHouseStoreOptions.foldMaxAgeMs: a steady trickle of batches is folded about once a minute. */
+export const FOLD_MAX_AGE_MS = 60_000;
 
 /** How many lanes of one-at-a-time work a store has. */
 const LANES = 16;
@@ -115,8 +120,8 @@ export class ClickHouseStore implements Store {
   private readonly lastCommit = new Map<string, { answered: number; waiting: number; at: number }>();
   /** Per app, a group commit waiting for more batches to arrive (woken by `append`). */
   private readonly gathering = new Map<string, () => void>();
-  /** Per app, events this process stored since its last fold of them into the analysis tables. */
-  private readonly unfolded = new Map<string, number>();
+  /** Per app, events this process stored since its last fold into the analysis tables, and when the first was. */
+  private readonly unfolded = new Map<string, { events: number; since: number }>();
   /** Per app, the timer of the fold that follows its last commit (foldIdleMs). */
   private readonly idleFolds = new Map<string, NodeJS.Timeout>();
 
@@ -324,11 +329,13 @@ export class ClickHouseStore implements Store {
         else g.reject(new Error('no result for the batch'));
       });
       const stored = results.reduce((sum, r) => sum + r.accepted, 0);
-      const unfolded = (this.unfolded.get(appid) ?? 0) + stored;
-      this.unfolded.set(appid, unfolded);
+      const u = this.unfolded.get(appid) ?? { events: 0, since: performance.now() };
+      u.events += stored;
+      this.unfolded.set(appid, u);
+      const due = u.events >= (this.opts.foldEvents ?? FOLD_EVENTS) || performance.now() - u.since >= (this.opts.foldMaxAgeMs ?? FOLD_MAX_AGE_MS);
       // Answered already: the fold only holds up the app's next commit (and is retried by a later one if it fails).
-      if (unfolded >= (this.opts.foldEvents ?? FOLD_EVENTS)) await this.fold(c, appid, keepAlive).catch(() => undefined);
-      else if (unfolded > 0) this.foldWhenIdle(appid);
+      if (u.events > 0 && due) await this.fold(c, appid, keepAlive).catch(() => undefined);
+      else if (u.events > 0) this.foldWhenIdle(appid);
     } catch (e) {
       this.lastCommit.delete(appid);
       const cause = e instanceof AppendFailure ? e.cause : e;

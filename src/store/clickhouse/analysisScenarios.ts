@@ -117,7 +117,7 @@ async function until<T>(get: () => Promise<T>, ok: (v: T) => boolean): Promise<T
 }
 
 /** Stores that never fold on their own (the tests say when). */
-const NO_FOLDS = { foldEvents: Number.MAX_SAFE_INTEGER, foldIdleMs: 3_600_000 };
+const NO_FOLDS = { foldEvents: Number.MAX_SAFE_INTEGER, foldIdleMs: 3_600_000, foldMaxAgeMs: 3_600_000 };
 
 /**
  * Folds of the analysis tables (analysisFold.ts): answers over the tables, the events not folded yet, or both, are the
@@ -193,6 +193,35 @@ export function registerAnalysisFolds(baseUrl: string): void {
         expect(await answers(store, appid, y)).toEqual(expected([...a, ...b, ...late, { ...(a[0] as VisitEvent), eventId: 'one-more' }], y));
       } finally {
         await store.close();
+        await dropDatabase(url);
+      }
+    }, 300_000);
+
+    it('folds once enough events wait, and when the app goes quiet', async () => {
+      const url = freshDatabaseUrl(baseUrl);
+      const appid = 'wxfolds0000000005';
+      const all = events(80, 9);
+      const third = Math.floor(all.length / 3);
+      const [p1, p2, p3] = [all.slice(0, third), all.slice(third, 2 * third), all.slice(2 * third)];
+      const byCount = await ClickHouseStore.open(url, { ...NO_FOLDS, foldEvents: third + 1 });
+      const c = byCount.connection;
+      try {
+        await byCount.append(appid, p1);
+        await new Promise((r) => setTimeout(r, 500));
+        expect(await foldState(c, appid)).toBeUndefined();
+        await byCount.append(appid, p2);
+        expect(await until(() => foldState(c, appid), (f) => f?.done === true)).toMatchObject({ events: 2 * third });
+        await byCount.close();
+        const quiet = await ClickHouseStore.open(url, { ...NO_FOLDS, foldIdleMs: 300 });
+        try {
+          await quiet.append(appid, p3);
+          expect(await until(() => foldState(c, appid), (f) => f?.done === true && f.events === all.length)).toMatchObject({ done: true, events: all.length });
+          expect(await answers(quiet, appid, y)).toEqual(expected(all, y));
+        } finally {
+          await quiet.close();
+        }
+      } finally {
+        await byCount.close();
         await dropDatabase(url);
       }
     }, 300_000);
