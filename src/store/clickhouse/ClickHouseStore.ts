@@ -393,8 +393,9 @@ export class ClickHouseStore implements Store {
       if (r) return r.value;
       return this.lanes.run(`events\u0000${appid}`, () =>
         this.leases.run(appid, async (keepAlive) => {
+          // Under the lease no other writer stores events: after the fold, the tables hold every one.
           const folded = await this.fold(c, appid, keepAlive);
-          return read(c, analysisSources(c, appid, folded?.hi ?? 0));
+          return read(c, analysisSources(c, appid, folded?.hi ?? 0, false));
         }),
       );
     });

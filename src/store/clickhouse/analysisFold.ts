@@ -12,13 +12,15 @@
  * the app's analysis tables from its events.
  *
  * Reads need no lease: they read the tables and, beside them, the aggregates of the events past `hi` (the tail),
- * which the same SELECT computes from `events`. A read takes the app's record before and after its queries; if a
+ * which the same SELECT computes from `events` — unless the app's progress rows (chain.ts) show no acknowledged event
+ * past `hi`, as after a fold of an app that went quiet: then the tables alone, without scanning `events`. A read takes the app's record before and after its queries; if a
  * fold started in between (the version moved), the tables may hold part of the tail twice, and the read runs again.
  * A fold records its intent before it inserts anything, so an unchanged version after the queries means none of
  * their snapshots saw a row of a newer fold.
  */
 import type { Connection } from './connection.ts';
 import { ANALYSIS_TABLE_NAMES, type AnalysisTableName, analysisTables } from './analysisSchema.ts';
+import { progressSeq } from './derive.ts';
 import { Mutations } from './personal.ts';
 import { type Sql, sql } from './sql.ts';
 
@@ -140,11 +142,12 @@ export async function noteDeleted(c: Connection, appid: string): Promise<void> {
  * What a read of one shard takes as each analysis table: its rows, and the aggregates of that shard's events past
  * `hi` (read with PREWHERE on `seq`: the app's `seq` column is scanned, its other columns only for the tail).
  */
-export function analysisSources(c: Connection, appid: string, hi: number): AnalysisSources {
+export function analysisSources(c: Connection, appid: string, hi: number, tail = true): AnalysisSources {
   const tails = new Map(analysisTables(sql`${c.local('events')} PREWHERE seq > ${hi}`, sql`appid = ${appid}`).map((t) => [t.name, t.select]));
   return {
     from(table, where = sql`1`) {
-      return sql`(SELECT * FROM ${c.local(table)} WHERE appid = ${appid} AND ${where} UNION ALL SELECT * FROM (${tails.get(table) ?? sql``}) WHERE ${where})`;
+      const rows = sql`SELECT * FROM ${c.local(table)} WHERE appid = ${appid} AND ${where}`;
+      return tail ? sql`(${rows} UNION ALL SELECT * FROM (${tails.get(table) ?? sql``}) WHERE ${where})` : sql`(${rows})`;
     },
   };
 }
@@ -162,7 +165,9 @@ export async function readFolded<T>(c: Connection, appid: string, read: (src: An
       await new Promise((r) => setTimeout(r, 50 * 2 ** i));
       continue;
     }
-    const value = await read(analysisSources(c, appid, before?.hi ?? 0));
+    // No acknowledged event past the record (the progress rows say so, chain.ts): the tables alone, no scan of `events`.
+    const hi = before?.hi ?? 0;
+    const value = await read(analysisSources(c, appid, hi, (await progressSeq(c, appid)) > hi));
     const after = await foldState(c, appid);
     if ((after?.version ?? 0) === (before?.version ?? 0)) return { value };
   }

@@ -8,6 +8,10 @@
  *   the packed (time, value) pairs over all the user's events so far); `first_day` is the user's first day ever;
  * - one **state row** (kind 0): the latest chain row again (its day in `last_day`) plus the number of events
  *   derived, stored under a key the writer can look up by openid.
+ * And per app, **progress rows** (kind 2, openid '', days 0, sign +1, never cancelled): each chain insert carries one
+ * whose `device_t` is the largest `seq` of the events stored before it, so once a batch is acknowledged the app's
+ * largest `seq` can be read by key (`max(device_t)`; merges keep the last, i.e. largest, of them) instead of scanning
+ * `events` (analysisFold.ts: reads skip the events past a fold when there are none).
  * Within a window [b, e] a user's values are those of exactly one chain row: the one with `day` in [b, e] and
  * `next_day > e`. So a portrait counts rows, with no per-user grouping (see portrait.ts).
  *

@@ -90,6 +90,34 @@ export function stateRow(appid: string, s: UserState, sign: 1 | -1): JsonRow {
   };
 }
 
+/** The app's progress row (chain.ts): every event with `seq <= seq` was stored before it was written. */
+export function progressRow(appid: string, seq: number): JsonRow {
+  return {
+    appid,
+    kind: 2,
+    next_day: isoDay(0),
+    day: isoDay(0),
+    openid: '',
+    first_day: isoDay(0),
+    last_day: isoDay(0),
+    gender: 0,
+    age: 0,
+    platform: 0,
+    province: 0,
+    city: 0,
+    device_t: seq,
+    device: '',
+    events: 0,
+    sign: 1,
+  };
+}
+
+/** The largest `seq` of the app's progress rows (0 if none): every acknowledged event's `seq` is at most this. */
+export async function progressSeq(c: Connection, appid: string): Promise<number> {
+  const rows = await c.rows<{ s: string }>(sql`SELECT toString(max(device_t)) AS s FROM ${c.table('user_chain')} WHERE appid = ${appid} AND kind = 2`);
+  return Number(rows[0]?.s ?? 0);
+}
+
 /** The live state rows of these users (collapsed: rows whose signs sum to 1). */
 export async function loadStates(c: Connection, appid: string, openids: readonly string[]): Promise<Map<string, UserState>> {
   const out = new Map<string, UserState>();
@@ -226,7 +254,10 @@ export async function rebuildChain(
   opts: { keptFirstDays?: boolean } = {},
 ): Promise<void> {
   const kept = opts.keptFirstDays ?? true;
-  await c.exec(sql`INSERT INTO ${c.table('user_chain')} (${CHAIN_COLUMNS}, sign) SELECT ${CHAIN_COLUMNS}, -sign FROM ${c.table('user_chain')} WHERE appid = ${appid}`);
+  // Progress rows (kind 2) are never cancelled: they only ever grow.
+  await c.exec(
+    sql`INSERT INTO ${c.table('user_chain')} (${CHAIN_COLUMNS}, sign) SELECT ${CHAIN_COLUMNS}, -sign FROM ${c.table('user_chain')} WHERE appid = ${appid} AND kind != 2`,
+  );
   let rows: JsonRow[] = [];
   let user: UserBatch | undefined;
   const flush = async (force: boolean): Promise<void> => {
@@ -282,6 +313,9 @@ export async function rebuildChain(
       CO_LOCATED,
     );
   }
+  // Every stored event now counts as acknowledged (a writer cut off before its chain insert left some that were not).
+  const top = await c.rows<{ s: string }>(sql`SELECT toString(max(seq)) AS s FROM ${c.table('events')} WHERE appid = ${appid}`);
+  if (Number(top[0]?.s ?? 0) > 0) rows.push(progressRow(appid, Number(top[0]?.s)));
   await flush(true);
 }
 

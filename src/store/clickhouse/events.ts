@@ -2,7 +2,7 @@ import type { VisitEvent } from '../../domain/event.ts';
 import type { AppendResult, EventStats } from '../store.ts';
 import type { Connection, JsonRow } from './connection.ts';
 import { NO_NEXT_DAY, TIME_OFFSET_MS } from './chain.ts';
-import { chainChanges, loadStates, writeChainChanges } from './derive.ts';
+import { chainChanges, loadStates, progressRow, writeChainChanges } from './derive.ts';
 import { isoDay, list, sql } from './sql.ts';
 
 /** Strictly increasing numbers, microseconds since the epoch when calls are sparse; `seq` and row versions. */
@@ -232,7 +232,8 @@ export async function appendGroup(
     const [inserted, changes] = await Promise.allSettled([stored, states.then((known) => chainChanges(c, appid, accepted, known))]);
     if (inserted.status === 'rejected') throw inserted.reason;
     if (changes.status === 'rejected') throw changes.reason;
-    await writeChainChanges(c, changes.value);
+    // With the app's progress row (chain.ts): acknowledged events are at or below it.
+    await writeChainChanges(c, accepted.length > 0 ? [...changes.value, progressRow(appid, seq - 1)] : changes.value);
     return results;
   } catch (e) {
     throw new AppendFailure(e, insertSent);
