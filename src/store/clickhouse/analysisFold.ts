@@ -34,8 +34,12 @@ export interface FoldState {
 
 /** What a read of one shard takes as an analysis table: its rows and the tail's aggregates. */
 export interface AnalysisSources {
-  /** A subquery with the table's columns: the app's rows matching `where` (over the table's columns), and the tail's. */
-  from(table: AnalysisTableName, where?: Sql): Sql;
+  /**
+   * A subquery with the table's columns: the app's rows matching `where` (over the table's columns), and the tail's.
+   * `events`: a condition on `events` that every event whose aggregate can match `where` meets (a day range, which
+   * the primary key of `events` serves), so the tail's scan reads only those days.
+   */
+  from(table: AnalysisTableName, where?: Sql, events?: Sql): Sql;
 }
 
 export async function foldState(c: Connection, appid: string): Promise<FoldState | undefined> {
@@ -143,11 +147,13 @@ export async function noteDeleted(c: Connection, appid: string): Promise<void> {
  * `hi` (read with PREWHERE on `seq`: the app's `seq` column is scanned, its other columns only for the tail).
  */
 export function analysisSources(c: Connection, appid: string, hi: number, tail = true): AnalysisSources {
-  const tails = new Map(analysisTables(sql`${c.local('events')} PREWHERE seq > ${hi}`, sql`appid = ${appid}`).map((t) => [t.name, t.select]));
   return {
-    from(table, where = sql`1`) {
+    from(table, where = sql`1`, events = sql`1`) {
       const rows = sql`SELECT * FROM ${c.local(table)} WHERE appid = ${appid} AND ${where}`;
-      return tail ? sql`(${rows} UNION ALL SELECT * FROM (${tails.get(table) ?? sql``}) WHERE ${where})` : sql`(${rows})`;
+      if (!tail) return sql`(${rows})`;
+      const t = analysisTables(sql`${c.local('events')} PREWHERE seq > ${hi}`, sql`appid = ${appid} AND ${events}`).find((x) => x.name === table);
+      if (!t) throw new Error(`no analysis table ${table}`);
+      return sql`(${rows} UNION ALL SELECT * FROM (${t.select}) WHERE ${where})`;
     },
   };
 }

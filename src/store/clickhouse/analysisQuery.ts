@@ -10,10 +10,11 @@ import {
   type SummaryCounts,
   type TrendCounts,
 } from '../../domain/analysis.ts';
-import { startOfDay } from '../../domain/day.ts';
+import { dayOf, startOfDay } from '../../domain/day.ts';
 import type { Window } from '../../domain/window.ts';
 import { checkRetentionWindows } from '../analysisQueries.ts';
 import { NO_TIME_MAX, NO_TIME_MIN, SLOT_MS } from './analysisSchema.ts';
+import { NO_NEXT_DAY } from './chain.ts';
 import type { AnalysisSources } from './analysisFold.ts';
 import type { Connection, JsonRow } from './connection.ts';
 import { date, join, type Sql, sql } from './sql.ts';
@@ -50,7 +51,14 @@ const SOURCES = SCENES.map((s) => SCENE_SOURCES.get(s) ?? ACCESS_SOURCE_OTHER);
  * (`has_entry`/`has_exit`), and `cut`: 1 when a session without a session value may go on past `lastSlot` (the query
  * must then be run again with a later `lastSlot`).
  */
+/** The days of the events in 30-minute slots `first` … `last` (a day's events are those whose time falls in it). */
+function slotDays(first: number, last: number): Sql {
+  const day = (ms: number) => date(Math.min(Math.max(dayOf(ms), 0), NO_NEXT_DAY - 1));
+  return sql`day >= ${day(first * SLOT_MS)} AND day <= ${day((last + 1) * SLOT_MS)}`;
+}
+
 function sessions(src: AnalysisSources, appid: string, t0: number, t1: number, lastSlot: number): Sql {
+  const firstSlot = Math.floor(t0 / SLOT_MS) - 1;
   const idSessions = sql`
     SELECT openid, minMerge(first_time) AS first_time, minMerge(first_scene) AS sc, sumMerge(visit_stay) AS stay,
       arrayFilter(x -> x != '', groupUniqArrayMerge(page_set)) AS pages, minMerge(entry_page) AS en, maxMerge(exit_page) AS ex,
@@ -59,7 +67,7 @@ function sessions(src: AnalysisSources, appid: string, t0: number, t1: number, l
   const slots = sql`
     SELECT openid, slot, minMerge(first_time) AS f, maxMerge(last_time) AS l, minMerge(first_scene) AS sc1, sumMerge(visit_stay) AS st,
       groupUniqArrayMerge(page_set) AS pg, minMerge(entry_page) AS en1, maxMerge(exit_page) AS ex1
-    FROM ${src.from('an_gap_slots', sql`slot >= ${Math.floor(t0 / SLOT_MS) - 1} AND slot <= ${lastSlot}`)}
+    FROM ${src.from('an_gap_slots', sql`slot >= ${firstSlot} AND slot <= ${lastSlot}`, slotDays(firstSlot, lastSlot))}
     WHERE appid = ${appid}
     GROUP BY openid, slot`;
   // Per user, slots in order; a slot starts a session unless it directly follows a slot whose last event is at most
@@ -112,7 +120,7 @@ export async function trendCounts(c: Connection, src: AnalysisSources, appid: st
   const [u] = await onShards<{ uv: string; pv: string; stay: number }>(
     c,
     sql`SELECT toUInt8(0) AS dummy, uniqExact(openid) AS uv, sum(pv) AS pv, sum(stay) AS stay
-        FROM ${src.from('an_user_days', dayRange(w))} WHERE appid = ${appid}`,
+        FROM ${src.from('an_user_days', dayRange(w), dayRange(w))} WHERE appid = ${appid}`,
     sql`sum(uv) AS uv, sum(pv) AS pv, sum(stay) AS stay`,
   );
   const [f] = await onShards<{ n: string }>(c, sql`SELECT toUInt8(0) AS dummy, count() AS n FROM (${newUsers(src, appid, w)})`, sql`sum(n) AS n`);
@@ -136,7 +144,7 @@ export async function summaryCounts(c: Connection, src: AnalysisSources, appid: 
   const [s] = await onShards<{ pv: string; uv: string }>(
     c,
     sql`SELECT toUInt8(0) AS dummy, sum(shares) AS pv, uniqExactIf(openid, shares > 0) AS uv
-        FROM ${src.from('an_user_days', sql`day = ${date(day)}`)} WHERE appid = ${appid}`,
+        FROM ${src.from('an_user_days', sql`day = ${date(day)}`, sql`day = ${date(day)}`)} WHERE appid = ${appid}`,
     sql`sum(pv) AS pv, sum(uv) AS uv`,
   );
   return { visitTotal: n(t?.n), sharePv: n(s?.pv), shareUv: n(s?.uv) };
@@ -170,7 +178,7 @@ export async function pageCounts(c: Connection, src: AnalysisSources, appid: str
     c,
     sql`SELECT toUInt8(0) AS dummy, path, sum(views) AS pv, uniqExactIf(openid, views > 0) AS uv, sum(stay) AS stay,
           sum(shares) AS spv, uniqExactIf(openid, shares > 0) AS suv
-        FROM ${src.from('an_page_days', sql`day = ${date(day)}`)} WHERE appid = ${appid} GROUP BY path`,
+        FROM ${src.from('an_page_days', sql`day = ${date(day)}`, sql`day = ${date(day)}`)} WHERE appid = ${appid} GROUP BY path`,
     sql`path, sum(pv) AS pv, sum(uv) AS uv, sum(stay) AS stay, sum(spv) AS spv, sum(suv) AS suv`,
     sql`path`,
   );
@@ -202,11 +210,12 @@ export async function retentionCounts(c: Connection, src: AnalysisSources, appid
   checkRetentionWindows(cohort, later);
   const windows = [cohort, ...later];
   const which = sql`multiIf(${join(windows.map((w, i) => sql`${dayRange(w)}, ${i}`))}, -1)`;
-  const active = sql`SELECT openid FROM ${src.from('an_user_days', dayRange(cohort))} WHERE appid = ${appid}`;
+  const anyWindow = sql`(${join(windows.map((w) => sql`(${dayRange(w)})`), sql` OR `)})`;
+  const active = sql`SELECT openid FROM ${src.from('an_user_days', dayRange(cohort), dayRange(cohort))} WHERE appid = ${appid}`;
   const rows = await onShards<{ k: number; a: string; f: string }>(
     c,
     sql`SELECT toUInt8(0) AS dummy, k, uniqExactIf(openid, openid IN (${active})) AS a, uniqExactIf(openid, openid IN (${newUsers(src, appid, cohort)})) AS f
-        FROM (SELECT openid, ${which} AS k FROM ${src.from('an_user_days', sql`(${join(windows.map((w) => sql`(${dayRange(w)})`), sql` OR `)})`)}
+        FROM (SELECT openid, ${which} AS k FROM ${src.from('an_user_days', anyWindow, anyWindow)}
               WHERE appid = ${appid})
         WHERE k >= 0 GROUP BY k`,
     sql`k, sum(a) AS a, sum(f) AS f`,
