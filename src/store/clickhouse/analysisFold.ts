@@ -43,12 +43,13 @@ export interface AnalysisSources {
 }
 
 export async function foldState(c: Connection, appid: string): Promise<FoldState | undefined> {
-  const rows = await c.rows<{ hi: string; events: string; done: number; version: string }>(
-    sql`SELECT toString(hi) AS hi, toString(events) AS events, done, toString(version) AS version
+  // Aliases other than the column names: `ORDER BY version` must sort the UInt64, not its text ("9" > "10").
+  const rows = await c.rows<{ h: string; n: string; d: number; v: string }>(
+    sql`SELECT toString(hi) AS h, toString(events) AS n, done AS d, toString(version) AS v
         FROM ${c.table('an_folds')} WHERE appid = ${appid} ORDER BY version DESC LIMIT 1`,
   );
   const r = rows[0];
-  return r ? { hi: Number(r.hi), events: Number(r.events), done: Number(r.done) === 1, version: Number(r.version) } : undefined;
+  return r ? { hi: Number(r.h), events: Number(r.n), done: Number(r.d) === 1, version: Number(r.v) } : undefined;
 }
 
 async function record(c: Connection, appid: string, s: FoldState): Promise<void> {
