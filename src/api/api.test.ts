@@ -72,6 +72,17 @@ describe('WeChat-compatible HTTP API (real server, port 0)', () => {
       expect(r.json.errcode).toBe(42001);
     });
 
+    it('issues no token on HEAD /cgi-bin/token (the caller would lose its live token to one it never sees)', async () => {
+      const a = await t.newApp();
+      const live = await t.token(a.appid, a.secret);
+      const head = await fetch(`${t.url}/cgi-bin/token?grant_type=client_credential&appid=${a.appid}&secret=${a.secret}`, { method: 'HEAD' });
+      expect(head.status).toBe(404);
+      clock.advance(5 * 60_000 + 1000);
+      const r = await portrait(live, { begin_date: formatDay(YESTERDAY), end_date: formatDay(YESTERDAY) });
+      clock.set(NOW);
+      expect(r.json.ref_date).toBe(formatDay(YESTERDAY));
+    });
+
     it('gives the same stable token while it is valid, a new one on force_refresh, independent of /cgi-bin/token', async () => {
       const a = await t.newApp();
       const req = (force?: boolean) =>

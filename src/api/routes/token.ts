@@ -6,7 +6,9 @@ import { sendError } from '../reply.ts';
 
 /** GET /cgi-bin/token and POST /cgi-bin/stable_token. */
 export async function tokenRoutes(app: FastifyInstance, s: Services): Promise<void> {
-  app.get('/cgi-bin/token', async (req, reply) => {
+  // No HEAD twin (Fastify adds one to every GET by default): a HEAD would issue a token nobody receives and cut the
+  // caller's live token to 5 minutes.
+  app.get('/cgi-bin/token', { exposeHeadRoute: false }, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     try {
       return await s.auth.token(q.grant_type, q.appid, q.secret, req.ip);
