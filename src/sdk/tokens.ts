@@ -101,7 +101,15 @@ export class TokenManager {
     if (this.inflight) return this.inflight;
     const p = (async () => {
       let t = await this.fetchToken(false, signal);
-      if (refused !== undefined && t.token === refused && this.o.endpoint === 'stable_token') t = await this.fetchToken(true, signal);
+      if (refused !== undefined && t.token === refused && this.o.endpoint === 'stable_token') {
+        try {
+          t = await this.fetchToken(true, signal);
+        } catch (e) {
+          // The forced refresh was refused (45009: 20 a day, 30 s apart) or failed: the stable route still names this
+          // token as current, so the one retry goes out with it (it answers for itself) instead of failing with 45009.
+          if (!(e instanceof WeChatApiError)) throw e;
+        }
+      }
       await this.o.store.set(this.key, t.token, usableSeconds(t.expiresIn));
       return t.token;
     })();
