@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { transform } from 'esbuild';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../../src/api/testing.ts';
@@ -366,5 +368,13 @@ describe('the tracker package', () => {
     expect(pkg.dependencies).toBeUndefined();
     const source = readFileSync(new URL('../src/index.js', import.meta.url), 'utf8');
     expect(source).not.toMatch(/require\(|process\.|Buffer|globalThis|window\.|document\./);
+  });
+
+  it('resolves by its package name from the repository (an npm workspace), as an app or a test imports it', () => {
+    const root = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { workspaces?: string[] };
+    expect(root.workspaces).toContain('tracker');
+    // Needs `npm install` (or `npm ci`) after the workspace was added: it links node_modules/datacube-tracker.
+    const resolved = createRequire(import.meta.url).resolve('datacube-tracker');
+    expect(realpathSync(resolved)).toBe(realpathSync(fileURLToPath(new URL('../src/index.js', import.meta.url))));
   });
 });
