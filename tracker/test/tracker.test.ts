@@ -102,6 +102,43 @@ describe('datacube-tracker', () => {
     expect(new Set(events.map((e) => e.eventId)).size).toBe(5);
   });
 
+  it('records the pages of a runtime whose Page instances carry no route (from getCurrentPages), and reads answers given as text', async () => {
+    const { appid } = await t.newApp();
+    const wx = new FakeWx(appid);
+    wx.textAnswers = true;
+    const tracker = wx.install()({ endpoint: t.url, appid, batchSize: 50, flushIntervalMs: 60_000 });
+    const g = globalThis as Record<string, unknown>;
+    const stack: { route: string }[] = [];
+    g.getCurrentPages = () => stack;
+    try {
+      runtime().Page({ onShareAppMessage: () => ({ title: 't' }) });
+      const bare = Object.create(wx.pages[0] ?? null) as Record<string, () => unknown>;
+      stack.push({ route: 'pages/list/list' });
+      bare.onShow?.();
+      // Another page is pushed before this one's onHide runs (navigateTo): the visit stays with the page it was.
+      stack.push({ route: 'pages/other/other' });
+      advance(3_000);
+      bare.onHide?.();
+      stack.pop();
+      bare.onShow?.();
+      expect(bare.onShareAppMessage?.()).toEqual({ title: 't' });
+      advance(1_000);
+      bare.onUnload?.();
+      tracker.flush();
+      await until(() => tracker.stats().queued === 0 && !tracker.stats().sending, 15_000, 'the batch to be acknowledged');
+      expect(tracker.stats()).toMatchObject({ sent: 3, dropped: 0 });
+      expect(wx.log.filter((l) => l.status === 200)).toHaveLength(1);
+      const events = await stored(appid);
+      expect(events.map((e) => [e.type, e.page])).toEqual([
+        ['visit', 'pages/list/list'],
+        ['share', 'pages/list/list'],
+        ['visit', 'pages/list/list'],
+      ]);
+    } finally {
+      delete g.getCurrentPages;
+    }
+  });
+
   it('records the views and shares of pages built with Component(), one visit per show and hide', async () => {
     const { appid } = await t.newApp();
     const wx = new FakeWx(appid);
