@@ -41,12 +41,15 @@ export function eventRecords(
   if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/ndjson') {
     const records: unknown[] = [];
     const lineErrors: { index: number; reason: string }[] = [];
-    for (const line of text.split(/\r?\n/)) {
+    const lines = text.split(/\r?\n/);
+    for (let n = 0; n < lines.length; n++) {
+      const line = lines[n] ?? '';
       if (line.trim() === '') continue;
       try {
         records.push(JSON.parse(line));
       } catch {
-        lineErrors.push({ index: records.length, reason: `line ${records.length + lineErrors.length + 1} is not valid JSON` });
+        // `index` counts events (blank lines are not events); the line number is the line's place in the body.
+        lineErrors.push({ index: records.length, reason: `line ${n + 1} is not valid JSON` });
         records.push(undefined);
       }
     }

@@ -198,8 +198,17 @@ function createTracker(options) {
       data: { events: batch, sent_at: Date.now() },
       success: function (res) {
         sending = false;
-        /** @type {Record<string, any>} */
-        var body = res.data && typeof res.data === 'object' ? res.data : {};
+        /** @type {any} */
+        var body = res.data;
+        if (typeof body === 'string') {
+          // wx.request gives the text when it did not parse it (dataType other than json, or a stand-in runtime)
+          try {
+            body = JSON.parse(body);
+          } catch (e) {
+            body = {};
+          }
+        }
+        if (!body || typeof body !== 'object') body = {};
         var code = body.errcode;
         if (res.statusCode === 200 && code === 0) {
           backoff = 0;
@@ -283,22 +292,48 @@ function createTracker(options) {
     var r = self && (self.route || self.__route__);
     return typeof r === 'string' && r ? r : undefined;
   };
-  /** @this {any} */
-  var shown = function () {
-    if (routeOf(this)) this.__dcShownAt = Date.now();
+  /**
+   * Where an instance is: its route. An instance Page() made is a page even without one (a stand-in runtime): then
+   * the top of getCurrentPages() when it is shown, else ''. Undefined: not a page.
+   * @param {any} self @param {boolean} page @returns {string | undefined}
+   */
+  var where = function (self, page) {
+    var r = routeOf(self);
+    if (r || !page) return r;
+    try {
+      var ps = getCurrentPages();
+      r = routeOf(ps[ps.length - 1]);
+    } catch (e) {
+      // no getCurrentPages
+    }
+    return r || '';
   };
-  /** @this {any} */
-  var left = function () {
-    if (!this.__dcShownAt) return;
-    var stay = Math.round((Date.now() - this.__dcShownAt) / 100) / 10;
-    this.__dcShownAt = 0;
-    record('visit', { page: routeOf(this), stay: stay });
+  /**
+   * The show, hide/unload and share handlers, for Page() instances (`page`) or Component()/Behavior() ones.
+   * @param {boolean} page @returns {((this: any) => void)[]}
+   */
+  var handlers = function (page) {
+    return [
+      function () {
+        var r = where(this, page);
+        if (r === undefined) return;
+        this.__dcShownAt = Date.now();
+        this.__dcRoute = r;
+      },
+      function () {
+        if (!this.__dcShownAt) return;
+        var stay = Math.round((Date.now() - this.__dcShownAt) / 100) / 10;
+        this.__dcShownAt = 0;
+        record('visit', { page: routeOf(this) || this.__dcRoute || undefined, stay: stay });
+      },
+      function () {
+        var r = where(this, page);
+        if (r !== undefined) record('share', { page: r || undefined });
+      },
+    ];
   };
-  /** @this {any} */
-  var shared = function () {
-    var page = routeOf(this);
-    if (page) record('share', { page: page });
-  };
+  var pageHandlers = handlers(true);
+  var componentHandlers = handlers(false);
   var LIFE = ['onShow', 'onHide', 'onUnload'];
   /**
    * Behaviors seen by `Behavior()`: their id and the page handlers they (or the behaviors they use) define.
@@ -314,14 +349,14 @@ function createTracker(options) {
   /**
    * Wraps the page handlers of `o` (a Page's options, a Component's or a Behavior's `methods`). Absent show/hide/unload
    * handlers are created when `create` says so; onShareAppMessage only when present (defining it turns sharing on).
-   * @param {Record<string, any>} o @param {(name: string) => boolean} create
+   * @param {Record<string, any>} o @param {(name: string) => boolean} create @param {((this: any) => void)[]} h
    */
-  var hook = function (o, create) {
+  var hook = function (o, create, h) {
     for (var i = 0; i < LIFE.length; i++) {
       var n = LIFE[i];
-      if (typeof o[n] === 'function' || create(n)) wrap(o, n, i ? left : shown);
+      if (typeof o[n] === 'function' || create(n)) wrap(o, n, /** @type {any} */ (h[i ? 1 : 0]));
     }
-    if (typeof o.onShareAppMessage === 'function') wrap(o, 'onShareAppMessage', shared);
+    if (typeof o.onShareAppMessage === 'function') wrap(o, 'onShareAppMessage', /** @type {any} */ (h[2]));
   };
 
   var ownPage = typeof Page === 'function' ? Page : null;
@@ -332,9 +367,13 @@ function createTracker(options) {
       function (o) {
         o = o || {};
         try {
-          hook(o, function () {
-            return true;
-          });
+          hook(
+            o,
+            function () {
+              return true;
+            },
+            pageHandlers,
+          );
         } catch (e) {
           // the tracker must never break the page
         }
@@ -360,9 +399,13 @@ function createTracker(options) {
             has[n] = !!(m && typeof m[n] === 'function') || inherited(o && o.behaviors, n);
           }
           if (m && typeof m === 'object') {
-            hook(m, function () {
-              return false;
-            });
+            hook(
+              m,
+              function () {
+                return false;
+              },
+              componentHandlers,
+            );
           }
         } catch (e) {
           // the tracker must never break a behavior
@@ -384,9 +427,13 @@ function createTracker(options) {
         try {
           if (!o.methods) o.methods = {};
           if (typeof o.methods === 'object') {
-            hook(o.methods, function (n) {
-              return !inherited(o.behaviors, n);
-            });
+            hook(
+              o.methods,
+              function (n) {
+                return !inherited(o.behaviors, n);
+              },
+              componentHandlers,
+            );
           }
         } catch (e) {
           // the tracker must never break a component

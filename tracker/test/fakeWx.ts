@@ -60,6 +60,8 @@ export class FakeWx {
   loseNextAnswer = false;
   /** The next request's body is replaced by bytes that are not JSON. */
   garbleNextBody = false;
+  /** Answers are handed over as their text, unparsed (wx.request with a dataType other than json). */
+  textAnswers = false;
   /** No more callbacks: the "process" was killed. */
   dead = false;
   readonly log: RequestLog[] = [];
@@ -193,7 +195,7 @@ export class FakeWx {
         return;
       }
       this.log.push({ at: performance.now(), status: r.status, events, errcode });
-      o.success?.({ statusCode: r.status, data, header: r.headers });
+      o.success?.({ statusCode: r.status, data: this.textAnswers ? text : data, header: r.headers });
     } catch (e) {
       this.log.push({ at: performance.now(), status: 'failed', events });
       if (!this.dead) o.fail?.({ errMsg: `request:fail ${String(e)}` });

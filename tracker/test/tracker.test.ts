@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { transform } from 'esbuild';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../../src/api/testing.ts';
@@ -98,6 +100,43 @@ describe('datacube-tracker', () => {
     }
     expect(JSON.parse(events[4]?.props ?? '{}')).toEqual({ amount: 12 });
     expect(new Set(events.map((e) => e.eventId)).size).toBe(5);
+  });
+
+  it('records the pages of a runtime whose Page instances carry no route (from getCurrentPages), and reads answers given as text', async () => {
+    const { appid } = await t.newApp();
+    const wx = new FakeWx(appid);
+    wx.textAnswers = true;
+    const tracker = wx.install()({ endpoint: t.url, appid, batchSize: 50, flushIntervalMs: 60_000 });
+    const g = globalThis as Record<string, unknown>;
+    const stack: { route: string }[] = [];
+    g.getCurrentPages = () => stack;
+    try {
+      runtime().Page({ onShareAppMessage: () => ({ title: 't' }) });
+      const bare = Object.create(wx.pages[0] ?? null) as Record<string, () => unknown>;
+      stack.push({ route: 'pages/list/list' });
+      bare.onShow?.();
+      // Another page is pushed before this one's onHide runs (navigateTo): the visit stays with the page it was.
+      stack.push({ route: 'pages/other/other' });
+      advance(3_000);
+      bare.onHide?.();
+      stack.pop();
+      bare.onShow?.();
+      expect(bare.onShareAppMessage?.()).toEqual({ title: 't' });
+      advance(1_000);
+      bare.onUnload?.();
+      tracker.flush();
+      await until(() => tracker.stats().queued === 0 && !tracker.stats().sending, 15_000, 'the batch to be acknowledged');
+      expect(tracker.stats()).toMatchObject({ sent: 3, dropped: 0 });
+      expect(wx.log.filter((l) => l.status === 200)).toHaveLength(1);
+      const events = await stored(appid);
+      expect(events.map((e) => [e.type, e.page])).toEqual([
+        ['visit', 'pages/list/list'],
+        ['share', 'pages/list/list'],
+        ['visit', 'pages/list/list'],
+      ]);
+    } finally {
+      delete g.getCurrentPages;
+    }
   });
 
   it('records the views and shares of pages built with Component(), one visit per show and hide', async () => {
@@ -366,5 +405,13 @@ describe('the tracker package', () => {
     expect(pkg.dependencies).toBeUndefined();
     const source = readFileSync(new URL('../src/index.js', import.meta.url), 'utf8');
     expect(source).not.toMatch(/require\(|process\.|Buffer|globalThis|window\.|document\./);
+  });
+
+  it('resolves by its package name from the repository (an npm workspace), as an app or a test imports it', () => {
+    const root = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { workspaces?: string[] };
+    expect(root.workspaces).toContain('tracker');
+    // Needs `npm install` (or `npm ci`) after the workspace was added: it links node_modules/datacube-tracker.
+    const resolved = createRequire(import.meta.url).resolve('datacube-tracker');
+    expect(realpathSync(resolved)).toBe(realpathSync(fileURLToPath(new URL('../src/index.js', import.meta.url))));
   });
 });

@@ -159,6 +159,10 @@ describe('device and platform from User-Agent', () => {
     expect(parseUserAgent(UA.harmonyNext).platform).toBe('ohos');
     expect(parseUserAgent('Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) wechatdevtools/1.06 MicroMessenger/8.0.5').platform).toBe('devtools');
     expect(parseUserAgent('')).toEqual({ platform: null, brand: null, model: null });
+    // Chrome's reduced User-Agent: `K` stands for any device, so the device is unknown, not a phone named "K".
+    const reduced = 'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 MicroMessenger/8.0.1';
+    expect(parseUserAgent(reduced)).toEqual({ platform: 'android', brand: null, model: null });
+    expect(enriched({ ua: reduced })).toMatchObject({ platform: 'android', device: null });
   });
 });
 

@@ -58,7 +58,9 @@ export function parseUserAgent(ua: string): UaClient {
   const r = new UAParser(ua).getResult();
   const os = (r.os.name ?? '').toLowerCase();
   const vendor = r.device.vendor ? canonicalBrand(r.device.vendor) : null;
-  const model = r.device.model?.trim() || null;
+  // `Android 10; K`: Chrome's reduced User-Agent names no device, whatever the phone (https://www.chromium.org/updates/ua-reduction/).
+  const named = r.device.model?.trim() || null;
+  const model = named === 'K' && !vendor ? null : named;
   if (os === 'ios' || /^(iPhone|iPad|iPod)$/.test(model ?? '')) {
     const m = model && /^(iPhone|iPad|iPod)/.test(model) ? model : 'iPhone';
     return { platform: 'ios', brand: 'iPhone', model: m };
