@@ -88,6 +88,8 @@ const state = {
 
 /** @type {Map<string, Chart>} */
 const charts = new Map();
+/** @type {Set<string>} panels whose chart had no size when it was to be drawn: drawn when their box gets one */
+const undrawn = new Set();
 /** @type {Promise<ECharts> | undefined} */
 let echartsLoading;
 /** @type {Promise<Map<number, string>> | undefined} map-region name by province id (44 → 广东) */
@@ -503,10 +505,13 @@ function buildPanels() {
     for (const button of [parts.chartButton, parts.tableButton]) {
       button.addEventListener('click', () => setView(panel, button.dataset.view === 'table' ? 'table' : 'chart'));
     }
-    // Follow the panel's size; a hidden chart (table view) has none and is left alone until shown again.
+    // Follow the panel's size; a hidden chart (table view) has none and is left alone until shown again. A chart
+    // that could not be drawn for want of a size is drawn now.
     new ResizeObserver((entries) => {
       const box = entries[0]?.contentRect;
-      if (box && box.width > 0 && box.height > 0) charts.get(panel.id)?.resize();
+      if (!box || box.width <= 0 || box.height <= 0) return;
+      if (undrawn.has(panel.id)) void renderPanel(panel);
+      else charts.get(panel.id)?.resize();
     }).observe(parts.chart);
     labelPanel(panel);
   }
@@ -635,6 +640,18 @@ function drawChart(echarts, panel, rows, mapNames) {
   const parts = panelParts(panel);
   let chart = charts.get(panel.id);
   if (parts.chart.hidden || panel.chart === 'stats') return;
+  // A box with no size (the page being laid out anew: a viewport briefly 1×1, as a full-page screenshot makes it) is
+  // not drawn into: ECharts' map fails to lay out at size 0, and a chart sized 0 keeps failing until resized. The
+  // ResizeObserver draws it once the box has a size again.
+  if (parts.chart.clientWidth === 0 || parts.chart.clientHeight === 0) {
+    undrawn.add(panel.id);
+    // (A box that has its size back by the next frame is never seen without one by the ResizeObserver.)
+    requestAnimationFrame(() => {
+      if (undrawn.has(panel.id) && parts.chart.clientWidth > 0 && parts.chart.clientHeight > 0) void renderPanel(panel);
+    });
+    return;
+  }
+  undrawn.delete(panel.id);
   const locale = state.lang === 'zh' ? 'ZH' : 'EN';
   if (chart && chart.getDom().dataset.locale !== locale) {
     chart.dispose();
@@ -644,6 +661,9 @@ function drawChart(echarts, panel, rows, mapNames) {
     parts.chart.dataset.locale = locale;
     chart = echarts.init(parts.chart, null, { renderer: 'svg', locale });
     charts.set(panel.id, chart);
+  } else {
+    // The box's size now, before the new option is laid out (not a size taken while the box had none).
+    chart.resize();
   }
   /** @type {Map<string, string>} */
   const mapLabels = new Map();
@@ -652,7 +672,6 @@ function drawChart(echarts, panel, rows, mapNames) {
   const total = answer && panel.total ? panel.total(answer, state.audience) : 0;
   const scale = /** @type {[string, string]} */ ([t(state.lang, 'map.more'), t(state.lang, 'map.fewer')]);
   chart.setOption(chartOption(panel.chart, { dimension: panel.dimension, rows, total, narrow: narrowQuery.matches, mapLabels, scale }), { notMerge: true });
-  chart.resize();
 }
 
 // ---- CSV

@@ -730,6 +730,59 @@ describe.skipIf(!HAVE_CHROMIUM && !IN_CI)('dashboard in Chromium (demo data)', {
     }
   });
 
+  it('draws a chart whose box had no size when it was to be drawn, once it has one; the next windows too', async () => {
+    const ctx = await browser({ width: 1280, height: 900 });
+    try {
+      const p = ctx.pages()[0] ?? (await ctx.newPage());
+      await p.goto(`${server.url}/`);
+      await expect.poll(() => p.locator('#signin').isVisible(), WAIT).toBe(true);
+      await signIn(p, creds.secret);
+      await settled(p);
+      // The map's box has width 0 for one task while the page draws (switching to English): as when a full-page
+      // screenshot sets the viewport to 1×1 for a moment and the phone layout's media query redraws the charts.
+      await p.evaluate(async () => {
+        const box = document.querySelector<HTMLElement>('#panel-province .chart');
+        const lang = document.getElementById('lang-switch');
+        if (!box || !lang) throw new Error('no map or no language button');
+        box.style.width = '0px';
+        lang.click();
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        box.style.width = '';
+      });
+      await expect.poll(() => p.locator('#panel-province h2').textContent(), WAIT).toBe('Provinces');
+      await settled(p);
+      for (const days of [1, 7]) {
+        const begin = dayBefore(yesterday, days - 1);
+        if (days !== 1) {
+          await p.getByRole('radio', { name: `${days} days` }).check();
+          await expect.poll(() => p.locator('#range').textContent(), WAIT).toContain(iso(begin));
+          await settled(p);
+        }
+        // Every chart as the page drew it (before a chart/table switch draws it again), at the size of its box.
+        const answer = await api(begin, yesterday);
+        await expect
+          .poll(async () => {
+            const drawn = await chartValues(p);
+            return PANELS.map((panel) => drawn[panel.id]);
+          }, WAIT)
+          .toEqual(PANELS.map((panel) => {
+            const items = panel.pick(answer.visit_uv[panel.dimension]);
+            return (panel.id === 'province' ? items.filter((i) => i.id !== 0) : items).map((i) => i.value);
+          }));
+        const sizes = await withECharts<{ chart: number; box: number }>(
+          p,
+          `const el = document.querySelector('#panel-province .chart');
+          return { chart: echarts.getInstanceByDom(el)?.getWidth() ?? -1, box: el.clientWidth };`,
+        );
+        expect(sizes.chart, `the map's width, ${days} days`).toBe(sizes.box);
+        expect(await p.locator('#status').textContent(), `${days} days`).not.toContain('Could not load');
+      }
+      await p.getByRole('button', { name: '切换到中文' }).click();
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('loads only from datacube, with no console error, and paints quickly', async () => {
     // A signed-in reload, timed until every chart is drawn.
     const ctx = await browser({ width: 1280, height: 900 });
