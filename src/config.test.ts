@@ -68,6 +68,7 @@ describe('loadConfig: messages', () => {
     expect(message({ DATACUBE_DAILY_QUOTA: '0' })).toBe('bad configuration: DATACUBE_DAILY_QUOTA: must be at least 1 (got "0")');
     expect(message({ DATACUBE_COLLECT_IP_RATE: 'fast' })).toBe('bad configuration: DATACUBE_COLLECT_IP_RATE: must be a number (got "fast")');
     expect(message({ DATACUBE_LOG_FORMAT: 'xml' })).toBe('bad configuration: DATACUBE_LOG_FORMAT: must be one of auto, pretty, json (got "xml")');
+    expect(message({ DATACUBE_MASTER_KEY: 'not-hex-but-secret' })).toBe('bad configuration: DATACUBE_MASTER_KEY: must be 64 hex characters');
     // A message written in the schema stays.
     expect(message({ DATACUBE_TOKEN_TTL: '300' })).toBe(
       'bad configuration: DATACUBE_TOKEN_TTL: must be more than 300 seconds (a replaced token keeps working 5 minutes) (got "300")',

@@ -131,7 +131,9 @@ export class ConfigError extends Error {}
 function configProblem(i: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string {
   const name = i.path.map(String).join('.');
   const given = env[name];
-  const got = given === undefined ? '' : ` (got ${JSON.stringify(given)})`;
+  // A key or a URL with a password is never echoed, even a malformed one.
+  const secret = /KEY|SECRET|PASS|STORE/.test(name);
+  const got = given === undefined || secret ? '' : ` (got ${JSON.stringify(given)})`;
   let what = i.message;
   if (i.code === 'invalid_type' && (i.expected === 'int' || i.expected === 'number')) {
     what = i.expected === 'int' ? 'must be a whole number' : 'must be a number';
