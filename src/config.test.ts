@@ -50,3 +50,29 @@ describe('loadConfig: dashboard and proxy settings', () => {
     expect(loadConfig({ DATACUBE_SESSION_IDLE: '600', DATACUBE_SIGNIN_FAILURES: '3' })).toMatchObject({ sessionIdleSeconds: 600, signInFailures: 3 });
   });
 });
+
+describe('loadConfig: messages', () => {
+  it('says what each bad variable must be, with the value given', () => {
+    const message = (env: NodeJS.ProcessEnv) => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(message({ DATACUBE_PORT: 'abc' })).toBe('bad configuration: DATACUBE_PORT: must be a number (got "abc")');
+    expect(message({ DATACUBE_PORT: '1.5' })).toBe('bad configuration: DATACUBE_PORT: must be a whole number (got "1.5")');
+    expect(message({ DATACUBE_PORT: '70000' })).toBe('bad configuration: DATACUBE_PORT: must be at most 65535 (got "70000")');
+    expect(message({ DATACUBE_DAILY_QUOTA: '0' })).toBe('bad configuration: DATACUBE_DAILY_QUOTA: must be at least 1 (got "0")');
+    expect(message({ DATACUBE_COLLECT_IP_RATE: 'fast' })).toBe('bad configuration: DATACUBE_COLLECT_IP_RATE: must be a number (got "fast")');
+    expect(message({ DATACUBE_LOG_FORMAT: 'xml' })).toBe('bad configuration: DATACUBE_LOG_FORMAT: must be one of auto, pretty, json (got "xml")');
+    expect(message({ DATACUBE_MASTER_KEY: 'not-hex-but-secret' })).toBe('bad configuration: DATACUBE_MASTER_KEY: must be 64 hex characters');
+    // A message written in the schema stays.
+    expect(message({ DATACUBE_TOKEN_TTL: '300' })).toBe(
+      'bad configuration: DATACUBE_TOKEN_TTL: must be more than 300 seconds (a replaced token keeps working 5 minutes) (got "300")',
+    );
+    expect(message({ DATACUBE_PORT: 'x', DATACUBE_LOG_LEVEL: 'loud' })).toMatch(/DATACUBE_PORT: must be a number \(got "x"\); DATACUBE_LOG_LEVEL: must be one of fatal, error/);
+  });
+});

@@ -124,11 +124,34 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
+/**
+ * One bad variable in words a user acts on, with the value given: `DATACUBE_PORT: must be a whole number (got "abc")`
+ * rather than zod's "Invalid input: expected number, received NaN". Messages written in the schema are kept.
+ */
+function configProblem(i: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string {
+  const name = i.path.map(String).join('.');
+  const given = env[name];
+  // A key or a URL with a password is never echoed, even a malformed one.
+  const secret = /KEY|SECRET|PASS|STORE/.test(name);
+  const got = given === undefined || secret ? '' : ` (got ${JSON.stringify(given)})`;
+  let what = i.message;
+  if (i.code === 'invalid_type' && (i.expected === 'int' || i.expected === 'number')) {
+    what = i.expected === 'int' ? 'must be a whole number' : 'must be a number';
+  } else if (i.code === 'too_small' && i.message.startsWith('Too small')) {
+    what = i.inclusive === false ? `must be more than ${String(i.minimum)}` : `must be at least ${String(i.minimum)}`;
+  } else if (i.code === 'too_big' && i.message.startsWith('Too big')) {
+    what = i.inclusive === false ? `must be less than ${String(i.maximum)}` : `must be at most ${String(i.maximum)}`;
+  } else if (i.code === 'invalid_value') {
+    what = `must be one of ${i.values.map(String).join(', ')}`;
+  }
+  return `${name}: ${what}${got}`;
+}
+
 /** Reads and validates the environment; throws `ConfigError` naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => configProblem(i, env));
     throw new ConfigError(`bad configuration: ${lines.join('; ')}`);
   }
   const e = parsed.data;

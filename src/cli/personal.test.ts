@@ -213,4 +213,28 @@ describe('datacube user delete / app update --retain-days / prune / backup / res
       await new Promise((res) => second.once('exit', res));
     }
   }, 300_000);
+
+  it('checks every openid of a long list before deleting any, and names a backup path it cannot write or read', () => {
+    const data = join(dir, 'checks');
+    const { appid } = newApp(data);
+    const nd = join(dir, 'checks.ndjson');
+    writeFileSync(nd, ['stay1', 'stay2'].map((u, i) => JSON.stringify({ openid: u, time: at(Y, 60 + i), event_id: `${u}-0` })).join('\n'));
+    expect(JSON.parse(run(['ingest', '--appid', appid, '--data', data, nd]).out)).toMatchObject({ accepted: 2 });
+    // The first 1,000 (one batch) are valid and hold stay1; the bad entry is in the second batch.
+    const list = join(dir, 'checks-openids.txt');
+    writeFileSync(list, ['stay1', ...Array.from({ length: 1200 }, (_, i) => `nobody${i}`), 'not an openid'].join('\n'));
+    const del = run(['user', 'delete', '--appid', appid, '--file', list, '--data', data]);
+    expect(del.code).toBe(1);
+    expect(del.err).toMatch(/openids\[1201\] is not an openid .*"not an openid", line 1202 of .*nothing was deleted/);
+    expect(JSON.parse(run(['app', 'list', '--data', data]).out)).toMatchObject({ appid, events: 2 });
+
+    const nowhere = join(dir, 'no-such-dir', 'b.gz');
+    const b = run(['backup', '--out', nowhere, '--data', data]);
+    expect(b.code).toBe(1);
+    expect(b.err).toMatch(/cannot write the backup to .*no-such-dir\/b\.gz: no such file or directory; nothing was written/);
+    const r = run(['restore', join(dir, 'missing.backup.gz'), '--data', join(dir, 'restore-missing')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/missing\.backup\.gz: cannot be read \(no such file or directory\); nothing was restored/);
+    expect(existsSync(join(dir, 'restore-missing'))).toBe(false);
+  }, 120_000);
 });

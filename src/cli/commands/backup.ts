@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, createReadStream, createWriteStream, openSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { type CliCommand, type Io, storeOptions } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -18,12 +18,20 @@ export const backupCommand: CliCommand = {
       .action(async (o: { out: string }, cmd: Command) => {
         const { BackupError, readBackup } = await import('../../lifecycle/backupFile.ts');
         const tmp = `${o.out}.partial-${process.pid}`;
+        // The destination is opened before the store is read, so a path that cannot be written fails at once, by name.
+        let out: WriteStream;
         try {
-          await withBackend(storeOptions(cmd), { needsData: true }, (b) => b.backup(createWriteStream(tmp, { mode: 0o600 })));
+          out = createWriteStream(tmp, { fd: openSync(tmp, 'w', 0o600) });
+        } catch (e) {
+          throw new CliError(`cannot write the backup to ${o.out}: ${fsReason(e)}; nothing was written`);
+        }
+        try {
+          await withBackend(storeOptions(cmd), { needsData: true }, (b) => b.backup(out));
           const { header, counts } = await readBackup(createReadStream(tmp));
           renameSync(tmp, o.out);
           io.out(JSON.stringify({ file: o.out, created_at: header.created_at, ...counts, bytes: statSync(o.out).size }));
         } catch (e) {
+          out.destroy();
           rmSync(tmp, { force: true });
           if (e instanceof BackupError) throw new CliError(`the backup came out damaged, nothing was written to ${o.out}: ${e.message}`);
           throw e;
@@ -46,6 +54,11 @@ export const restoreCommand: CliCommand = {
         const { readBackup } = await import('../../lifecycle/backupFile.ts');
         // Checked whole before anything is opened or written.
         try {
+          closeSync(openSync(file, constants.O_RDONLY));
+        } catch (e) {
+          throw new CliError(`${file}: cannot be read (${fsReason(e)}); nothing was restored`, EXIT.UNREADABLE);
+        }
+        try {
           await readBackup(createReadStream(file));
         } catch (e) {
           const unreadable = (e as { code?: unknown }).code === 'ENOENT' || (e as { code?: unknown }).code === 'EACCES';
@@ -63,3 +76,13 @@ export const restoreCommand: CliCommand = {
       });
   },
 };
+
+/** A file-system error in words: "no such file or directory", "permission denied", …, else its message. */
+function fsReason(e: unknown): string {
+  const code = (e as { code?: unknown }).code;
+  if (code === 'ENOENT') return 'no such file or directory';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EISDIR') return 'it is a directory';
+  if (code === 'ENOTDIR') return 'a part of the path is not a directory';
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { OPENID_PATTERN } from '../../domain/event.ts';
 import { MAX_DELETE_OPENIDS } from '../../store/lifecycle.ts';
 import { type CliCommand, type Io, storeOptions } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -24,6 +25,8 @@ export const userCommand: CliCommand = {
       .option('--file <file>', 'a file of openids to delete, one a line')
       .action(async (o: { appid: string; openid: string[]; file?: string }, cmd: Command) => {
         const openids = [...o.openid];
+        /** Index in `openids` → line of `--file` it came from. */
+        const fileLines = new Map<number, number>();
         if (o.file) {
           let text: string;
           try {
@@ -31,9 +34,23 @@ export const userCommand: CliCommand = {
           } catch (e) {
             throw new CliError(`cannot read ${o.file}: ${e instanceof Error ? e.message : String(e)}`, EXIT.UNREADABLE);
           }
-          openids.push(...text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== ''));
+          text.split(/\r?\n/).forEach((l, i) => {
+            const id = l.trim();
+            if (id === '') return;
+            openids.push(id);
+            fileLines.set(openids.length - 1, i + 1);
+          });
         }
         if (openids.length === 0) throw new CliError('name the users to delete: --openid OPENID (repeatable) or --file FILE');
+        // Every openid is checked before the first batch goes, so a bad one further down deletes nothing.
+        const bad = openids.findIndex((id) => !OPENID_PATTERN.test(id));
+        if (bad >= 0) {
+          const line = fileLines.get(bad);
+          const where = line === undefined ? '' : `, line ${line} of ${o.file ?? ''}`;
+          throw new CliError(
+            `openids[${bad}] is not an openid (1-128 characters of [A-Za-z0-9_-]): ${JSON.stringify(openids[bad])}${where}; nothing was deleted`,
+          );
+        }
         await withBackend(storeOptions(cmd), { needsData: true }, async (b) => {
           if (!(await b.hasApp(o.appid))) throw new CliError(`no app ${o.appid} (see: datacube app list); nothing was deleted`);
           const total = { appid: o.appid, users: 0, events: 0 };
