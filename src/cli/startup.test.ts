@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from './testing.ts';
+import { BIN, cliEnv, runCli } from './testing.ts';
 
 // The command starts fast because it loads only what a command needs: help and --version load commander and the
 // command declarations, never the store, the server or their libraries. Checked by recording every module the real
@@ -92,5 +93,14 @@ describe('datacube start-up', { timeout: 180_000 }, () => {
     const bad = runCli(['--store', 'postgres://x', '--data', data, 'app', 'list']);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/unknown store "postgres:\/\/x"/);
+  });
+
+  it('stops quietly when its reader closes the pipe early (`datacube ingest --help | head -c 10`)', () => {
+    const r = spawnSync('bash', ['-c', '"$0" "$1" ingest --help | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}" >&2', process.execPath, BIN], {
+      encoding: 'utf8',
+      env: cliEnv(),
+    });
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(r.stderr.trim()).toBe('0');
   });
 });
