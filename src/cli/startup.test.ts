@@ -95,8 +95,8 @@ describe('datacube start-up', { timeout: 180_000 }, () => {
     expect(bad.err).toMatch(/unknown store "postgres:\/\/x"/);
   });
 
-  it('stops quietly when its reader closes the pipe early (`datacube ingest --help | head -c 10`)', () => {
-    const r = spawnSync('bash', ['-c', '"$0" "$1" ingest --help | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}" >&2', process.execPath, BIN], {
+  it('stops quietly when its reader closes the pipe early (`datacube ingest --help | true`)', () => {
+    const r = spawnSync('bash', ['-c', '"$0" "$1" ingest --help | true; echo "${PIPESTATUS[0]}" >&2', process.execPath, BIN], {
       encoding: 'utf8',
       env: cliEnv(),
     });
