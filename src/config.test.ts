@@ -76,3 +76,14 @@ describe('loadConfig: messages', () => {
     expect(message({ DATACUBE_PORT: 'x', DATACUBE_LOG_LEVEL: 'loud' })).toMatch(/DATACUBE_PORT: must be a number \(got "x"\); DATACUBE_LOG_LEVEL: must be one of fatal, error/);
   });
 });
+
+describe('loadConfig: empty variables', () => {
+  it('reads a variable set to nothing as not set (its default), not as 0 or an empty value', () => {
+    const c = loadConfig({ DATACUBE_PORT: '', DATACUBE_DAILY_QUOTA: '', DATACUBE_LOG_LEVEL: '', DATACUBE_TRUSTED_PROXIES: '' });
+    const d = loadConfig({});
+    expect(c.port).toBe(8080);
+    expect(c.dailyQuota).toBe(d.dailyQuota);
+    expect(c.logLevel).toBe(d.logLevel);
+    expect(c.trustedProxies).toEqual(d.trustedProxies);
+  });
+});

@@ -148,7 +148,9 @@ function configProblem(i: z.core.$ZodIssue, env: NodeJS.ProcessEnv): string {
 }
 
 /** Reads and validates the environment; throws `ConfigError` naming each bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+export function loadConfig(given: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  // A variable set to nothing (`DATACUBE_PORT=` from a compose file whose own variable is unset) counts as not set.
+  const env = Object.fromEntries(Object.entries(given).filter(([k, v]) => !(k.startsWith('DATACUBE_') && v === ''))) as NodeJS.ProcessEnv;
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => configProblem(i, env));
