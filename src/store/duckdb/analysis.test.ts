@@ -35,7 +35,8 @@ describe('DuckDB file written before the analysis tables existed', () => {
     const c = await inst.connect();
     await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
     for (const [i, m] of MIGRATIONS.slice(0, MIGRATIONS.indexOf(ANALYSIS_MIGRATION)).entries()) {
-      await c.run(m);
+      if (typeof m === 'string') await c.run(m);
+      else await m(c);
       await c.run(`INSERT INTO schema_migrations VALUES (${i + 1}, 0)`);
     }
     const a = await c.createAppender('events');
