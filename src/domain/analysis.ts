@@ -3,7 +3,10 @@
  * event fields `type`, `session`, `scene`, `page` and `stay`, the buckets, and the answers' shapes.
  */
 
-/** Event kinds (`type`). Any other type is stored and counts for visitors (uv) only. */
+/**
+ * Event kinds (`type`). Any other type is stored and counts for visitors (uv) only: it is never part of a session
+ * (neither one with a `session` value nor one grouped by 30-minute gaps).
+ */
 export const EVENT_TYPES = {
   /** A page view: the default, so events sent before these APIs existed count as views. */
   VISIT: 'visit',

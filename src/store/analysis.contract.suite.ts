@@ -206,6 +206,56 @@ export function describeAnalysisContract(label: string, open: () => Promise<Stor
       await check('more');
     });
 
+    it('counts events of other types for visitors only: they neither make, join nor change sessions', async () => {
+      const appid = freshAppid();
+      const events = [
+        // u1: only clicks (day 40 and day 41), with a scene, a page and a stay.
+        visit({ openid: 'u1', time: at(40, 9), type: 'click', scene: 1001, page: 'pages/x', stay: 9 }),
+        visit({ openid: 'u1', time: at(41, 9), type: 'click', scene: 1001 }),
+        // u2: two visits 40 minutes apart without a session value; a click between them does not join them.
+        visit({ openid: 'u2', time: at(40, 10), page: 'a', scene: 1001, stay: 3 }),
+        visit({ openid: 'u2', time: at(40, 10, 20), type: 'click', scene: 1007 }),
+        visit({ openid: 'u2', time: at(40, 10, 40), page: 'b', stay: 4 }),
+        // u3: session k; clicks with the same value (one the day before, one earlier that day) change neither its day,
+        // its first scene, its stay nor its depth.
+        visit({ openid: 'u3', time: at(39, 23), type: 'click', session: 'k', scene: 1089, page: 'c', stay: 100 }),
+        visit({ openid: 'u3', time: at(40, 11), type: 'click', session: 'k', scene: 1007, page: 'c', stay: 100 }),
+        visit({ openid: 'u3', time: at(40, 11, 5), session: 'k', scene: 1001, page: 'a', stay: 5 }),
+      ];
+      await store.append(appid, events);
+      const day = (k: number) => ({ begin: BASE_DAY + k, end: BASE_DAY + k });
+      expect(await store.visitTrend(appid, day(39))).toEqual({ sessions: 0, visitPv: 0, visitUv: 1, visitUvNew: 1, stay: 0, depth: 0 });
+      expect(await store.visitTrend(appid, day(40))).toEqual({ sessions: 3, visitPv: 3, visitUv: 3, visitUvNew: 2, stay: 12, depth: 3 });
+      expect(await store.visitTrend(appid, day(41))).toEqual({ sessions: 0, visitPv: 0, visitUv: 1, visitUvNew: 0, stay: 0, depth: 0 });
+      expect(await store.visitTrend(appid, { begin: BASE_DAY + 36, end: BASE_DAY + 42 })).toEqual({
+        sessions: 3,
+        visitPv: 3,
+        visitUv: 3,
+        visitUvNew: 3,
+        stay: 12,
+        depth: 3,
+      });
+      expect(canonicalDistribution(await store.visitDistribution(appid, BASE_DAY + 39))).toEqual([]);
+      expect(canonicalDistribution(await store.visitDistribution(appid, BASE_DAY + 41))).toEqual([]);
+      expect(canonicalDistribution(await store.visitDistribution(appid, BASE_DAY + 40))).toEqual([
+        'access_depth_info|1|3',
+        'access_source_session_cnt|10|1',
+        'access_source_session_cnt|1|2',
+        'access_source_visit_uv|10|1',
+        'access_source_visit_uv|1|2',
+        'access_staytime_info|2|3',
+      ]);
+      expect(await store.visitPages(appid, BASE_DAY + 40, 200)).toEqual([
+        { path: 'a', visitPv: 2, visitUv: 2, stay: 8, entry: 2, exit: 2, sharePv: 0, shareUv: 0 },
+        { path: 'b', visitPv: 1, visitUv: 1, stay: 4, entry: 1, exit: 1, sharePv: 0, shareUv: 0 },
+      ]);
+      expect(await store.dailySummary(appid, BASE_DAY + 39)).toEqual({ visitTotal: 1, sharePv: 0, shareUv: 0 });
+      expect(await store.dailySummary(appid, BASE_DAY + 41)).toEqual({ visitTotal: 3, sharePv: 0, shareUv: 0 });
+      expect(await store.retention(appid, day(39), [day(40), day(41)])).toEqual({ new: [1, 1, 0], active: [1, 1, 0] });
+      expect(await store.retention(appid, day(40), [day(41)])).toEqual({ new: [2, 1], active: [3, 1] });
+      await expectAllEqual(store, appid, events, [BASE_DAY + 39, BASE_DAY + 40, BASE_DAY + 41], BASE_DAY + 75);
+    });
+
     it('keeps apps apart: same openids, pages and session values', async () => {
       const a = freshAppid();
       const b = freshAppid();

@@ -49,6 +49,8 @@ export interface ReferenceSession {
 }
 
 const isVisit = (e: VisitEvent) => e.type === EVENT_TYPES.VISIT;
+/** Only these types make sessions: an event of any other type counts for visitors (uv) only. */
+const SESSION_TYPES: ReadonlySet<string> = new Set([EVENT_TYPES.VISIT, EVENT_TYPES.OPEN, EVENT_TYPES.SHARE]);
 const inWindow = (day: number, w: Window) => day >= w.begin && day <= w.end;
 
 function sessionOf(openid: string, id: string | null, events: readonly VisitEvent[]): ReferenceSession {
@@ -87,10 +89,14 @@ function sessionOf(openid: string, id: string | null, events: readonly VisitEven
   };
 }
 
-/** Every session of an app: events with the same `session` per user are one; the others split at gaps over 30 minutes. */
+/**
+ * Every session of an app: events with the same `session` per user are one; the others split at gaps over 30
+ * minutes. Only visit, open and share events are in sessions (others neither start, join nor split one).
+ */
 export function referenceSessions(events: readonly VisitEvent[]): ReferenceSession[] {
   const byUser = new Map<string, VisitEvent[]>();
   for (const e of events) {
+    if (!SESSION_TYPES.has(e.type)) continue;
     let list = byUser.get(e.openid);
     if (!list) byUser.set(e.openid, (list = []));
     list.push(e);

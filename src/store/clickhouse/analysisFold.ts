@@ -18,7 +18,9 @@
  * A fold records its intent before it inserts anything, so an unchanged version after the queries means none of
  * their snapshots saw a row of a newer fold.
  */
+import { EVENT_TYPES } from '../../domain/analysis.ts';
 import type { Connection } from './connection.ts';
+import type { Migration } from './schema.ts';
 import { ANALYSIS_TABLE_NAMES, type AnalysisTableName, analysisTables } from './analysisSchema.ts';
 import { progressSeq } from './derive.ts';
 import { Mutations } from './personal.ts';
@@ -180,3 +182,27 @@ export async function readFolded<T>(c: Connection, appid: string, read: (src: An
   }
   return undefined;
 }
+
+/**
+ * Events of a type other than visit, open and share take no part in sessions (reference: they count for visitors
+ * only); until this migration they were folded into `an_id_sessions` and `an_gap_slots`. Every app that stored such
+ * an event gets a fold intent recorded (done = 0, as a fold cut short leaves): the next writer of the app rebuilds its
+ * analysis tables from its events (`foldAnalysis` → `rebuildAnalysis`), and reads wait for it or read under the lease.
+ * Apps without such events (one scan of `events.type`) and apps with nothing folded yet are left alone.
+ */
+export const ANALYSIS_SESSION_TYPES_MIGRATION: Migration = {
+  // Numbered after 1502 (it writes `an_folds`; versions run in numeric order), "15xx" with its issue's 14.
+  version: 1514,
+  name: 'analysis sessions of visit, open and share events only (apps with other types rebuilt)',
+  statements: () => [],
+  // Safe to run again: a second intent only makes the rebuild happen (once).
+  run: async (c) => {
+    const apps = await c.rows<{ appid: string }>(
+      sql`SELECT DISTINCT appid FROM ${c.table('events')} WHERE type NOT IN (${EVENT_TYPES.VISIT}, ${EVENT_TYPES.OPEN}, ${EVENT_TYPES.SHARE})`,
+    );
+    for (const { appid } of apps) {
+      const s = await foldState(c, appid);
+      if (s?.done) await record(c, appid, { ...s, done: false, version: s.version + 1 });
+    }
+  },
+};

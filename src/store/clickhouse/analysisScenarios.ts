@@ -7,7 +7,7 @@ import type { VisitEvent } from '../../domain/event.ts';
 import { generateDemoEvents } from '../../demo/index.ts';
 import { prepareBatch } from '../../ingest/pipeline.ts';
 import { referenceDistribution, referencePages, referenceRetention, referenceSummary, referenceTrend } from '../referenceAnalysis.ts';
-import { foldAnalysis, foldState, foldsAgree, readFolded } from './analysisFold.ts';
+import { ANALYSIS_SESSION_TYPES_MIGRATION, foldAnalysis, foldState, foldsAgree, readFolded } from './analysisFold.ts';
 import { trendCounts } from './analysisQuery.ts';
 import { ANALYSIS_FOLD_MIGRATION, ANALYSIS_MIGRATION, analysisTables } from './analysisSchema.ts';
 import { ClickHouseStore } from './ClickHouseStore.ts';
@@ -222,6 +222,53 @@ export function registerAnalysisFolds(baseUrl: string): void {
         }
       } finally {
         await byCount.close();
+        await dropDatabase(url);
+      }
+    }, 300_000);
+
+    it('rebuilds, after migration 1514, an app whose sessions were folded with events of other types', async () => {
+      const url = freshDatabaseUrl(baseUrl);
+      const appid = 'wxfolds0000000006';
+      const plain = 'wxfolds0000000007';
+      const demo = events(30, 10);
+      // Clicks before every fifth event, with its session value if any: 20 minutes before (they would join its session
+      // and give it their scene) or 3 hours before (they would make sessions of their own).
+      const clicks = demo
+        .filter((_, i) => i % 5 === 0)
+        .map((e, i): VisitEvent => {
+          const time = e.time - (i % 2 === 0 ? 20 * 60_000 : 3 * 3_600_000);
+          return { ...e, eventId: `click${i}`, type: 'click', time, day: dayOf(time), scene: 1047, stay: 50 };
+        });
+      const all = [...demo, ...clicks];
+      let store = await ClickHouseStore.open(url, { foldEvents: 1 });
+      const c = store.connection;
+      try {
+        await store.append(appid, all);
+        await store.append(plain, demo);
+        await until(() => foldState(c, appid), (f) => f?.done === true && f.events === all.length);
+        await until(() => foldState(c, plain), (f) => f?.done === true && f.events === demo.length);
+        await store.close();
+        // The rows the version before folded: the clicks in the session tables too (as events that are neither a
+        // visit nor a share, like an open).
+        const old = sql`(SELECT appid, seq, day, openid, time, 'open' AS type, page, scene, session, stay
+          FROM (SELECT * FROM ${c.table('events')} WHERE appid = ${appid} AND type = 'click'))`;
+        for (const t of analysisTables(old).filter((x) => x.name === 'an_id_sessions' || x.name === 'an_gap_slots')) {
+          await c.exec(sql`INSERT INTO ${c.table(t.name)} ${t.select}`);
+        }
+        store = await ClickHouseStore.open(url, NO_FOLDS);
+        expect(await answers(store, appid, y)).not.toEqual(expected(all, y));
+        await store.close();
+        const plainBefore = await foldState(c, plain);
+        await ANALYSIS_SESSION_TYPES_MIGRATION.run?.(c, async () => undefined);
+        expect(await foldState(c, appid)).toMatchObject({ done: false });
+        expect(await foldState(c, plain)).toEqual(plainBefore);
+        store = await ClickHouseStore.open(url, NO_FOLDS);
+        // A read finds the intent, waits, then takes the lease, which rebuilds from the events.
+        expect(await answers(store, appid, y)).toEqual(expected(all, y));
+        expect(await foldState(c, appid)).toMatchObject({ done: true, events: all.length });
+        expect(await answers(store, plain, y)).toEqual(expected(demo, y));
+      } finally {
+        await store.close();
         await dropDatabase(url);
       }
     }, 300_000);

@@ -13,10 +13,11 @@ import { ident, type Sql, sql } from './sql.ts';
  *   `events` is never 0, so no row is ever summed away.
  * - `an_user_first`: per (app, user): the first day ever (minState).
  * - `an_page_days`: per (app, day, page `path`, user): visit and share events naming the page, views, their stay, shares.
- * - `an_id_sessions`: per (app, user, session value `sid`): the session's first event time, first scene as a
+ * - `an_id_sessions`: per (app, user, session value `sid`), of visit, open and share events only (an event of any
+ *   other type takes no part in sessions): the session's first event time, first scene as a
  *   (time, scene) minimum, stay of its visits, distinct pages of its visits (`''` stands for none), entry and exit page
  *   as (time, page) minimum and maximum of its visits (sentinel times when none).
- * - `an_gap_slots`: the same per (app, user, 30-minute `slot` = time ÷ 30 min) for events without a session value,
+ * - `an_gap_slots`: the same per (app, user, 30-minute `slot` = time ÷ 30 min) for such events without a session value,
  *   plus the last event time. Two events in one slot are less than 30 minutes apart, and events two slots apart are
  *   more: so sessions without a value are the runs of consecutive slots in which each slot's first event follows the
  *   previous slot's last by at most 30 minutes, cut where it does not (found at query time).
@@ -34,6 +35,8 @@ export const SLOT_MS = SESSION_GAP_MS;
 
 const VISIT = EVENT_TYPES.VISIT;
 const SHARE = EVENT_TYPES.SHARE;
+/** Only these types make sessions: an event of any other type counts for visitors (uv) only (an_user_days/first). */
+const SESSION_TYPES = sql`type IN (${VISIT}, ${EVENT_TYPES.OPEN}, ${SHARE})`;
 
 const SHARD_KEY = sql`cityHash64(appid, openid)`;
 
@@ -114,14 +117,14 @@ export function analysisTables(events: Sql, filter: Sql = sql`1`): AnalysisTable
       body: sql`(appid String, openid String, sid String, ${SESSION_STATE_COLUMNS})
         ENGINE = AggregatingMergeTree() ORDER BY (appid, openid, sid)`,
       select: sql`SELECT appid, openid, assumeNotNull(session) AS sid, ${sessionStates()}
-        FROM ${events} WHERE ${filter} AND isNotNull(session) GROUP BY appid, openid, sid`,
+        FROM ${events} WHERE ${filter} AND isNotNull(session) AND ${SESSION_TYPES} GROUP BY appid, openid, sid`,
     },
     {
       name: 'an_gap_slots',
       body: sql`(appid String, openid String, slot Int64, last_time AggregateFunction(max, Int64), ${SESSION_STATE_COLUMNS})
         ENGINE = AggregatingMergeTree() ORDER BY (appid, openid, slot)`,
       select: sql`SELECT appid, openid, intDiv(time, ${SLOT_MS}) AS slot, maxState(time) AS last_time, ${sessionStates()}
-        FROM ${events} WHERE ${filter} AND isNull(session) GROUP BY appid, openid, slot`,
+        FROM ${events} WHERE ${filter} AND isNull(session) AND ${SESSION_TYPES} GROUP BY appid, openid, slot`,
     },
   ];
 }

@@ -1,4 +1,5 @@
 import { VALUE_BITS } from '../packing.ts';
+import { ANALYSIS_SESSION_TYPES_MIGRATION } from './analysisFold.ts';
 import { ANALYSIS_FOLD_MIGRATION, ANALYSIS_MIGRATION } from './analysisSchema.ts';
 import type { Connection } from './connection.ts';
 import { TIME_OFFSET_MS } from './chain.ts';
@@ -336,4 +337,6 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // The analysis tables folded from `events` in steps instead of by views (analysisSchema.ts, analysisFold.ts).
   ANALYSIS_FOLD_MIGRATION,
+  // Sessions of visit, open and share events only: apps that stored events of other types rebuild their analysis.
+  ANALYSIS_SESSION_TYPES_MIGRATION,
 ];

@@ -203,7 +203,9 @@ describe('DuckDB file written by an older version', () => {
     const inst = await DuckDBInstance.create(path);
     const c = await inst.connect();
     await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
-    await c.run(MIGRATIONS[0] ?? '');
+    const m1 = MIGRATIONS[0];
+    if (typeof m1 !== 'string') throw new Error('migration 1 is SQL');
+    await c.run(m1);
     await c.run('INSERT INTO schema_migrations VALUES (1, 0)');
     for (const [i, [app, e]] of stored.entries()) {
       if (!e) continue;

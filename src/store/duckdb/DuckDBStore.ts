@@ -200,7 +200,9 @@ export class DuckDBStore implements Store {
     for (let v = current + 1; v <= MIGRATIONS.length; v++) {
       await this.writer.run('BEGIN TRANSACTION');
       try {
-        await this.writer.run(MIGRATIONS[v - 1] ?? '');
+        const m = MIGRATIONS[v - 1] ?? '';
+        if (typeof m === 'string') await this.writer.run(m);
+        else await m(this.writer);
         await this.writer.run('INSERT INTO schema_migrations VALUES ($1, $2)', [v, BigInt(Date.now())]);
         await this.writer.run('COMMIT');
       } catch (e) {

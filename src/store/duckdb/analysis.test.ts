@@ -9,7 +9,7 @@ import { generateDemoEvents } from '../../demo/index.ts';
 import { prepareBatch } from '../../ingest/pipeline.ts';
 import { describeAnalysisContract } from '../analysis.contract.suite.ts';
 import { freshAppid, visit } from '../contract.suite.ts';
-import { referencePages, referenceRetention, referenceTrend } from '../referenceAnalysis.ts';
+import { referenceDistribution, referencePages, referenceRetention, referenceTrend } from '../referenceAnalysis.ts';
 import { appendEventColumns } from './appendEvents.ts';
 import { DuckDBStore } from './DuckDBStore.ts';
 import { ANALYSIS_MIGRATION } from './analysisSchema.ts';
@@ -35,7 +35,8 @@ describe('DuckDB file written before the analysis tables existed', () => {
     const c = await inst.connect();
     await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
     for (const [i, m] of MIGRATIONS.slice(0, MIGRATIONS.indexOf(ANALYSIS_MIGRATION)).entries()) {
-      await c.run(m);
+      if (typeof m === 'string') await c.run(m);
+      else await m(c);
       await c.run(`INSERT INTO schema_migrations VALUES (${i + 1}, 0)`);
     }
     const a = await c.createAppender('events');
@@ -95,6 +96,64 @@ describe('DuckDB analysis tables across a close and reopen', () => {
       expect(await s.visitTrend(appid, w)).toEqual(referenceTrend([...first, ...second], w));
       expect((await s.visitTrend(appid, w)).sessions).toBe(2);
       expect(await s.visitPages(appid, y, 200)).toEqual(referencePages([...first, ...second], y, 200));
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('DuckDB file whose sessions were folded with events of other types (before migration 9)', () => {
+  it('rebuilds the sessions of the users with such events when opened, and keeps folding later events', async () => {
+    const path = join(dir, 'other-types.duckdb');
+    const appid = freshAppid();
+    const y = dayOf(Date.now()) - 1;
+    const t = (d: number, h: number, m: number) => startOfDay(y - d) + h * 3_600_000 + m * 60_000;
+    const first = [
+      visit({ openid: 'clicker', time: t(1, 9, 0), type: 'click', scene: 1001 }),
+      visit({ openid: 'u', time: t(1, 10, 0), page: 'a', scene: 1001, stay: 3 }),
+      visit({ openid: 'u', time: t(1, 10, 20), type: 'click', scene: 1007 }),
+      visit({ openid: 'u', time: t(1, 10, 40), page: 'b', stay: 4 }),
+      visit({ openid: 'v', time: t(1, 11, 0), type: 'click', session: 'k', scene: 1007, stay: 100 }),
+      visit({ openid: 'v', time: t(1, 11, 5), session: 'k', scene: 1001, page: 'a', stay: 5 }),
+      visit({ openid: 'w', time: t(1, 12, 0), page: 'a', scene: 1089, stay: 7 }),
+    ];
+    let s = await DuckDBStore.create(path);
+    await s.append(appid, first);
+    const days = [{ begin: y - 1, end: y - 1 }, { begin: y, end: y }];
+    expect((await s.visitTrend(appid, days[0] ?? { begin: y, end: y })).sessions).toBe(4);
+    await s.close();
+    // The file as the version before left it: sessions folded with the clicks (one for the clicker, u's visits joined
+    // by the click into one, v's session starting at the click with its scene and stay), migration 9 not applied.
+    const inst = await DuckDBInstance.create(path);
+    const c = await inst.connect();
+    await c.run('DELETE FROM schema_migrations WHERE version = 9');
+    await c.run(
+      `INSERT INTO an_sessions SELECT s.app, s.day, u.uid, NULL, s.first_time - 1, s.first_time - 1, NULL, NULL, 10, 0, []::INTEGER[], 0,
+         NULL, NULL, NULL, NULL, true
+       FROM an_sessions s, an_users u WHERE u.app = s.app AND u.openid = 'clicker' AND s.sid = 'k'`,
+    );
+    await c.run(`UPDATE an_sessions SET stay = 105, source = 3, scene = 1007 WHERE sid = 'k'`);
+    c.closeSync();
+    inst.closeSync();
+    s = await DuckDBStore.create(path);
+    try {
+      const second = [
+        visit({ openid: 'clicker', time: t(0, 9, 0), type: 'click' }),
+        visit({ openid: 'v', time: t(0, 9, 0), page: 'c', stay: 2 }),
+        visit({ openid: 'v', time: t(0, 9, 10), type: 'click', session: 'k2' }),
+      ];
+      await s.append(appid, second);
+      const all = [...first, ...second];
+      for (const w of days) {
+        expect(await s.visitTrend(appid, w), JSON.stringify(w)).toEqual(referenceTrend(all, w));
+        expect((await s.visitDistribution(appid, w.begin)).map((x) => `${x.index}/${x.key}/${x.value}`).sort()).toEqual(
+          referenceDistribution(all, w.begin).map((x) => `${x.index}/${x.key}/${x.value}`).sort(),
+        );
+        expect(await s.visitPages(appid, w.begin, 200)).toEqual(referencePages(all, w.begin, 200));
+      }
+      expect((await s.visitTrend(appid, { begin: y - 1, end: y - 1 })).sessions).toBe(4);
+      expect((await s.visitTrend(appid, { begin: y, end: y })).sessions).toBe(1);
+      expect(await s.retention(appid, { begin: y - 1, end: y - 1 }, [{ begin: y, end: y }])).toEqual({ new: [4, 2], active: [4, 2] });
     } finally {
       await s.close();
     }

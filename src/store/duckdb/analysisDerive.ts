@@ -12,7 +12,8 @@ import { EventIdFilter } from './eventIdFilter.ts';
  *   from `an_users` (latest day and its bits) when the batch's days are not before the user's latest day (events in
  *   time order); otherwise ("late") the user's rows from 64 days before the batch's first day on are read, and those
  *   from that first day on are rewritten.
- * - sessions with a `session` value merge with the stored session of the same value (looked up first among recent
+ * - sessions (only of `visit`, `open` and `share` events: an event of any other type counts for visitors, in the
+ *   user-days, and takes no part in any session) with a `session` value merge with the stored session of the same value (looked up first among recent
  *   sessions, then everywhere when a filter of every stored session key cannot rule it out); events without one merge
  *   with the stored sessions of the user that lie within 30 minutes of them (gaps and islands). The user's other
  *   sessions of the days concerned are read too, so that `src_first` can be set again.
@@ -28,6 +29,8 @@ const RECENT_SESSION_MS = MS_PER_DAY;
 
 const VISIT = `'${EVENT_TYPES.VISIT}'`;
 const SHARE = `'${EVENT_TYPES.SHARE}'`;
+/** The types whose events make sessions (reference: any other type counts for visitors only). */
+const SESSION_TYPES = `${VISIT}, '${EVENT_TYPES.OPEN}', ${SHARE}`;
 
 /**
  * The first scene of a session as one integer `(time << 20) | scene` (scenes are 0–999,999 < 2^20; times < 2^43 ms, as
@@ -85,7 +88,7 @@ export class SessionKeys {
   }
 }
 
-const DROP = ['an_aff', 'an_evu', 'an_pud', 'an_old', 'an_w', 'an_nd', 'an_last', 'an_ppd', 'an_ppo', 'an_bid', 'an_maybe', 'an_sold',
+const DROP = ['an_aff', 'an_evu', 'an_evs', 'an_rs', 'an_pud', 'an_old', 'an_w', 'an_nd', 'an_last', 'an_ppd', 'an_ppo', 'an_bid', 'an_maybe', 'an_sold',
   'an_sn', 'an_sdays', 'an_ssib'];
 
 /**
@@ -152,7 +155,7 @@ async function batchEvents(conn: DuckDBConnection, lo: bigint, hi: bigint, appid
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE an_evu AS
      SELECT a.app, a.uid, e.time, e.day, e.type = ${VISIT} AS is_visit, e.type = ${SHARE} AS is_share, e.page, p.page AS page_id,
-       e.scene, e.session AS sid, coalesce(e.stay, 0)::DOUBLE AS stay
+       e.scene, e.session AS sid, coalesce(e.stay, 0)::DOUBLE AS stay, e.type IN (${SESSION_TYPES}) AS in_session
      FROM events e JOIN app_numbers n ON n.appid = e.appid
      JOIN an_aff a ON a.app = n.app AND a.openid = e.openid
      LEFT JOIN an_pages p ON p.app = n.app AND p.path = e.page AND e.type IN (${VISIT}, ${SHARE})
@@ -253,10 +256,54 @@ async function pageDays(conn: DuckDBConnection): Promise<void> {
 const SESSION_COLUMNS =
   'app, day, uid, sid, first_time, last_time, scene_time, scene, source, stay, pages, depth, entry_time, entry_page, exit_time, exit_page';
 
+/** Users whose sessions are rebuilt in one step of resessionAnalysis. */
+const RESESSION_USERS = 20_000;
+
+/**
+ * Rebuilds the sessions of every user with a folded event of a type that makes no session (neither visit, open nor
+ * share): until datacube 14's audit such events were folded into sessions. Their sessions are deleted and folded again
+ * from their stored events up to the app's fold position (`an_state`), users in steps. Runs inside the caller's
+ * transaction (a DuckDB migration, schema.ts); cheap when no such event is stored (one scan of `events.type`). The
+ * session-key filter (SessionKeys) is loaded after it, on the first derive.
+ */
+export async function resessionAnalysis(conn: DuckDBConnection): Promise<void> {
+  try {
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE an_rs AS
+       SELECT u.app, u.uid, u.openid, x.appid, s.last_seq, dense_rank() OVER (ORDER BY u.app, u.uid) AS k
+       FROM (SELECT DISTINCT appid, openid FROM events WHERE type NOT IN (${SESSION_TYPES})) x
+       JOIN app_numbers n ON n.appid = x.appid JOIN an_state s ON s.app = n.app
+       JOIN an_users u ON u.app = n.app AND u.openid = x.openid`,
+    );
+    const total = int((await one(conn, 'SELECT count(*) AS n FROM an_rs')).n);
+    // The deleted sessions' keys stay in no filter: nothing is looked up in the filter here.
+    const none = new EventIdFilter(0);
+    for (let from = 0; from < total; from += RESESSION_USERS) {
+      const step = `r.k > ${from} AND r.k <= ${from + RESESSION_USERS}`;
+      await conn.run(
+        `DELETE FROM an_sessions USING an_rs r WHERE ${step} AND an_sessions.app = r.app AND an_sessions.uid = r.uid`,
+      );
+      await conn.run(
+        `CREATE OR REPLACE TEMP TABLE an_evu AS
+         SELECT r.app, r.uid, e.time, e.day, e.type = ${VISIT} AS is_visit, e.type = ${SHARE} AS is_share, e.page, p.page AS page_id,
+           e.scene, e.session AS sid, coalesce(e.stay, 0)::DOUBLE AS stay, true AS in_session
+         FROM events e JOIN an_rs r ON r.appid = e.appid AND r.openid = e.openid
+         LEFT JOIN an_pages p ON p.app = r.app AND p.path = e.page AND e.type IN (${VISIT}, ${SHARE})
+         WHERE ${step} AND e.seq <= r.last_seq AND e.type IN (${SESSION_TYPES})`,
+      );
+      await sessions(conn, none);
+    }
+  } finally {
+    await conn.run(DROP.map((t) => `DROP TABLE IF EXISTS ${t};`).join(' ')).catch(() => undefined);
+  }
+}
+
 /** Returns the filter keys of the session values the batch stored (to be added once committed). */
 async function sessions(conn: DuckDBConnection, filter: EventIdFilter): Promise<[number, number][]> {
   // Kept on the connection from one derive to the next (it never changes while the process runs).
   await conn.run(`CREATE TEMP TABLE IF NOT EXISTS an_scene_map AS SELECT * FROM (VALUES ${SCENE_MAP}) t(scene, source)`);
+  // Only visit, open and share events make sessions: an event of any other type is left out of them entirely.
+  await conn.run('CREATE OR REPLACE TEMP TABLE an_evs AS SELECT * FROM an_evu WHERE in_session');
   // The batch's sessions with a value; structs order (time, value) pairs as the definitions want (the page id rides
   // along after the path, so the winner's id needs no lookup).
   await conn.run(
@@ -267,11 +314,11 @@ async function sessions(conn: DuckDBConnection, filter: EventIdFilter): Promise<
        coalesce(list(DISTINCT page_id) FILTER (WHERE is_visit AND page_id IS NOT NULL), []::INTEGER[]) AS pages,
        min({'t': time, 'p': page, 'i': page_id}) FILTER (WHERE is_visit AND page IS NOT NULL) AS en,
        max({'t': time, 'p': page, 'i': page_id}) FILTER (WHERE is_visit AND page IS NOT NULL) AS ex
-     FROM an_evu WHERE sid IS NOT NULL GROUP BY app, uid, sid`,
+     FROM an_evs WHERE sid IS NOT NULL GROUP BY app, uid, sid`,
   );
   const bounds = await one(
     conn,
-    `SELECT (SELECT min(first_time) FROM an_bid) AS id_min, (SELECT min(time) FROM an_evu WHERE sid IS NULL) AS gap_min`,
+    `SELECT (SELECT min(first_time) FROM an_bid) AS id_min, (SELECT min(time) FROM an_evs WHERE sid IS NULL) AS gap_min`,
   );
   const keys: [number, number][] = [];
   const maybe: bigint[] = [];
@@ -314,7 +361,7 @@ async function sessions(conn: DuckDBConnection, filter: EventIdFilter): Promise<
     await conn.run(
       `INSERT INTO an_sold
        SELECT s.* FROM an_sessions s
-       JOIN (SELECT app, uid, min(time) AS tmin, max(time) AS tmax FROM an_evu WHERE sid IS NULL GROUP BY app, uid) b
+       JOIN (SELECT app, uid, min(time) AS tmin, max(time) AS tmax FROM an_evs WHERE sid IS NULL GROUP BY app, uid) b
          ON s.app = b.app AND s.uid = b.uid AND s.sid IS NULL AND s.last_time >= b.tmin - ${GAP} AND s.first_time <= b.tmax + ${GAP}
        WHERE s.last_time >= ${int(bounds.gap_min) - GAP}`,
     );
@@ -345,7 +392,7 @@ async function sessions(conn: DuckDBConnection, filter: EventIdFilter): Promise<
            CASE WHEN is_visit AND page_id IS NOT NULL THEN [page_id] ELSE []::INTEGER[] END,
            CASE WHEN is_visit AND page IS NOT NULL THEN ${page('time', 'page', 'page_id')} END,
            CASE WHEN is_visit AND page IS NOT NULL THEN ${page('time', 'page', 'page_id')} END
-         FROM an_evu WHERE sid IS NULL
+         FROM an_evs WHERE sid IS NULL
        )
      ),
      ids AS (

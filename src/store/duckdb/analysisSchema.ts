@@ -16,7 +16,8 @@
  *   (retention of active users is a filtered count).
  * - `an_pages`: the dictionary of page paths per app.
  * - `an_page_days`: one row per (app, day, page, user) with that day's views, their stay, and shares of the page.
- * - `an_sessions`: one row per session: the `session` value (`sid`, NULL for a session of events without one, cut at
+ * - `an_sessions`: one row per session (of `visit`, `open` and `share` events only; since migration 9, schema.ts, an
+ *   event of any other type counts for visitors only, in `an_user_days`): the `session` value (`sid`, NULL for a session of events without one, cut at
  *   gaps over 30 minutes), first and last event time, `day` of the first event, the first scene seen (time and code)
  *   and its access source, total stay of its visits, its distinct pages (`pages`, `depth` = their number), entry and
  *   exit page (first and last view, with their times), and `src_first`: whether it is the user's first session of

@@ -24,9 +24,14 @@
  * Within a window [b, e] a user's values are those of their last row inside it: the `user_days` row with
  * `day BETWEEN b AND e AND next_day > e`, or the `user_last` row with `day BETWEEN b AND e` (exactly one of the two).
  */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { resessionAnalysis } from './analysisDerive.ts';
 import { ANALYSIS_MIGRATION } from './analysisSchema.ts';
 
-export const MIGRATIONS: readonly string[] = [
+/** A migration: SQL statements, or work done in code (on the writer, inside the migration's transaction). */
+export type Migration = string | ((conn: DuckDBConnection) => Promise<void>);
+
+export const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE events (
     seq BIGINT NOT NULL,
@@ -212,4 +217,7 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE apps ADD COLUMN retain_days INTEGER;
   `,
+  // Migration 9: events of a type other than visit, open and share take no part in sessions (reference: they count
+  // for visitors only); the sessions folded from such events before are rebuilt, for the users who have them.
+  resessionAnalysis,
 ];
