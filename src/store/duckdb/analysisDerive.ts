@@ -29,7 +29,7 @@ const RECENT_SESSION_MS = MS_PER_DAY;
 
 const VISIT = `'${EVENT_TYPES.VISIT}'`;
 const SHARE = `'${EVENT_TYPES.SHARE}'`;
-/** The types whose events make sessions (reference: any other type counts for visitors only). */
+/** The types whose events make sessions (reference: the other types count for visitors only). */
 const SESSION_TYPES = `${VISIT}, '${EVENT_TYPES.OPEN}', ${SHARE}`;
 
 /**
