@@ -58,11 +58,11 @@ function int(v: DuckDBValue | undefined): number {
   return typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : 0;
 }
 
-/** The two 32-bit halves of DuckDB's 64-bit `hash()`, for an EventIdFilter. */
-function halves(h: DuckDBValue | undefined): [number, number] {
-  const b = typeof h === 'bigint' ? h : BigInt(String(h ?? 0));
-  return [Number(b & 0xffffffffn), Number((b >> 32n) & 0xffffffffn)];
-}
+/**
+ * The two 32-bit halves of a 64-bit `hash()` column `h` (low, high), for an EventIdFilter: read as numbers, where the
+ * 64-bit value would make a BigInt per row.
+ */
+const HALVES = '(h & 4294967295)::UINTEGER AS lo, (h >> 32)::UINTEGER AS hi';
 
 /**
  * Every stored session key (app, uid, session value), approximately: lets the derive skip looking up a session value
@@ -76,11 +76,13 @@ export class SessionKeys {
     const n = int((await one(conn, 'SELECT count(*) AS n FROM an_sessions WHERE sid IS NOT NULL')).n);
     const filter = new EventIdFilter(n);
     if (n > 0) {
-      const result = await conn.stream('SELECT hash(app, uid, sid) FROM an_sessions WHERE sid IS NOT NULL');
+      const result = await conn.stream(`SELECT ${HALVES} FROM (SELECT hash(app, uid, sid) AS h FROM an_sessions WHERE sid IS NOT NULL)`);
       for (;;) {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
-        for (const h of chunk.getColumnValues(0)) filter.add(...halves(h));
+        const los = chunk.getColumnValues(0);
+        const his = chunk.getColumnValues(1);
+        for (let i = 0; i < los.length; i++) filter.add(Number(los[i]), Number(his[i]));
       }
     }
     this.filter = filter;
@@ -88,8 +90,10 @@ export class SessionKeys {
   }
 }
 
-const DROP = ['an_aff', 'an_evu', 'an_evs', 'an_rs', 'an_pud', 'an_old', 'an_w', 'an_nd', 'an_last', 'an_ppd', 'an_ppo', 'an_bid', 'an_maybe', 'an_sold',
+const DROP = ['an_aff', 'an_evu', 'an_rs', 'an_pud', 'an_old', 'an_w', 'an_nd', 'an_last', 'an_ppd', 'an_ppo', 'an_bid', 'an_maybe', 'an_sold',
   'an_sn', 'an_sdays', 'an_ssib'];
+/** Drops the fold's temporary objects (the view first: it reads `an_evu`). */
+const DROP_ALL = ['DROP VIEW IF EXISTS an_evs;', ...DROP.map((t) => `DROP TABLE IF EXISTS ${t};`)].join(' ');
 
 /**
  * Folds the events of one app (`appid`, numbered `app` in app_numbers) with `seq` in (after, upto] into the analysis
@@ -116,7 +120,7 @@ export async function deriveAnalysis(conn: DuckDBConnection, app: number, appid:
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
-    await conn.run(DROP.map((t) => `DROP TABLE IF EXISTS ${t};`).join(' ')).catch(() => undefined);
+    await conn.run(DROP_ALL).catch(() => undefined);
   }
   for (const [l, h] of added) filter.add(l, h);
 }
@@ -294,7 +298,7 @@ export async function resessionAnalysis(conn: DuckDBConnection): Promise<void> {
       await sessions(conn, none);
     }
   } finally {
-    await conn.run(DROP.map((t) => `DROP TABLE IF EXISTS ${t};`).join(' ')).catch(() => undefined);
+    await conn.run(DROP_ALL).catch(() => undefined);
   }
 }
 
@@ -302,8 +306,9 @@ export async function resessionAnalysis(conn: DuckDBConnection): Promise<void> {
 async function sessions(conn: DuckDBConnection, filter: EventIdFilter): Promise<[number, number][]> {
   // Kept on the connection from one derive to the next (it never changes while the process runs).
   await conn.run(`CREATE TEMP TABLE IF NOT EXISTS an_scene_map AS SELECT * FROM (VALUES ${SCENE_MAP}) t(scene, source)`);
-  // Only visit, open and share events make sessions: an event of any other type is left out of them entirely.
-  await conn.run('CREATE OR REPLACE TEMP TABLE an_evs AS SELECT * FROM an_evu WHERE in_session');
+  // Only visit, open and share events make sessions: an event of any other type is left out of them entirely. A
+  // view, not a copy: each statement below reads it once.
+  await conn.run('CREATE OR REPLACE TEMP VIEW an_evs AS SELECT * FROM an_evu WHERE in_session');
   // The batch's sessions with a value; structs order (time, value) pairs as the definitions want (the page id rides
   // along after the path, so the winner's id needs no lookup).
   await conn.run(
@@ -323,10 +328,11 @@ async function sessions(conn: DuckDBConnection, filter: EventIdFilter): Promise<
   const keys: [number, number][] = [];
   const maybe: bigint[] = [];
   if (bounds.id_min !== null && bounds.id_min !== undefined) {
-    for (const [h] of (await conn.runAndReadAll('SELECT h FROM an_bid')).getRows()) {
-      const k = halves(h);
+    const [los = [], his = []] = (await conn.runAndReadAll(`SELECT ${HALVES} FROM an_bid`)).getColumns();
+    for (let i = 0; i < los.length; i++) {
+      const k: [number, number] = [Number(los[i]), Number(his[i])];
       keys.push(k);
-      if (filter.mightContain(...k)) maybe.push(typeof h === 'bigint' ? h : BigInt(String(h)));
+      if (filter.mightContain(...k)) maybe.push((BigInt(k[1]) << 32n) | BigInt(k[0]));
     }
   }
   // Stored sessions the batch may change: same session value (recent ones first, then the rest for values that
