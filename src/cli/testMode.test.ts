@@ -168,6 +168,20 @@ describe('seeded data', () => {
     }
   }, 600_000);
 
+  it('`--last` and dates left out follow the server\'s frozen clock, not this machine\'s', async () => {
+    const appid = seededAppCredentials(7).appid;
+    const portrait = await runAsync(['portrait', '--appid', appid, '--last', '7', '--json', '--data', b.data]);
+    expect(portrait.code, portrait.err).toBe(0);
+    expect(JSON.parse(portrait.out)).toMatchObject({ ref_date: '20260608-20260614' });
+    const trend = await runAsync(['trend', '--appid', appid, '--json', '--data', b.data]);
+    expect(trend.code, trend.err).toBe(0);
+    expect(JSON.parse(trend.out)).toMatchObject({ list: [expect.objectContaining({ ref_date: '20260614' })] });
+    const weekly = await runAsync(['trend', '--appid', appid, '--granularity', 'week', '--json', '--data', b.data]);
+    expect(weekly.code, weekly.err).toBe(0);
+    // 2026-06-14 is a Sunday: the week of Monday 8 June is the latest whole one.
+    expect(JSON.parse(weekly.out)).toMatchObject({ list: [expect.objectContaining({ ref_date: '20260608-20260614' })] });
+  }, 300_000);
+
   it('drives the clock and the faults from the command line: datacube test clock|faults', async () => {
     const data = ['--data', a.data];
     const shown = await runAsync(['test', 'clock', ...data]);

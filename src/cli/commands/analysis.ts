@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { type AnalysisKind, analysisApi } from '../../analysis/analysisApis.ts';
-import { systemClock, yesterday } from '../../domain/clock.ts';
+import { yesterday } from '../../domain/clock.ts';
 import { formatDay, parseDay } from '../../domain/day.ts';
 import { type Granularity, type Period, latestPeriod, monthOf, periodRefDate, shiftPeriod, weekday } from '../../domain/period.ts';
 import { type CliCommand, type Io, positiveInt, storeOptions } from '../command.ts';
@@ -39,10 +39,23 @@ export function granularityOf(begin: string, end: string): Granularity | undefin
   return undefined;
 }
 
-/** The API and the dates to ask for. */
-function resolve(kind: AnalysisKind, o: Options, granularities: readonly Granularity[]): { api: string; granularity: Granularity; begin: string; end: string } {
+/** Refuses options that name no dates before anything is opened. */
+function checkDates(o: Options): void {
   if (o.date !== undefined && (o.begin !== undefined || o.end !== undefined)) throw new CliError('give either --date or --begin/--end');
   if ((o.begin === undefined) !== (o.end === undefined)) throw new CliError('give both --begin and --end (or --date for one day)');
+}
+
+/**
+ * The API and the dates to ask for. Without dates, the latest whole period ending at most yesterday (China time) by
+ * the store owner's clock (`now`: the server's, which a test-mode server may have frozen; else this machine's).
+ */
+async function resolve(
+  kind: AnalysisKind,
+  o: Options,
+  granularities: readonly Granularity[],
+  now: () => Promise<number>,
+): Promise<{ api: string; granularity: Granularity; begin: string; end: string }> {
+  checkDates(o);
   let begin = o.date ?? o.begin;
   let end = o.date ?? o.end;
   let granularity = o.granularity;
@@ -51,7 +64,8 @@ function resolve(kind: AnalysisKind, o: Options, granularities: readonly Granula
     granularity ??= granularityOf(begin, end) ?? 'day';
   } else {
     granularity ??= 'day';
-    const p = latestPeriod(granularity, yesterday(systemClock));
+    const nowMs = await now();
+    const p = latestPeriod(granularity, yesterday({ now: () => nowMs }));
     begin = formatDay(p.begin);
     end = formatDay(p.end);
   }
@@ -85,8 +99,9 @@ export const analysisCommand: CliCommand = {
     const run =
       (kind: AnalysisKind, granularities: readonly Granularity[], print: (t: Tables, answer: Record<string, unknown>, g: Granularity, o: Options) => string) =>
       async (o: Options, cmd: Command) => {
-        const r = resolve(kind, o, granularities);
+        checkDates(o);
         await withBackend(storeOptions(cmd), { readOnly: true }, async (b) => {
+          const r = await resolve(kind, o, granularities, () => b.now());
           if (!(await b.hasApp(o.appid))) throw new CliError(`no app ${o.appid} (see: datacube app list)`);
           const a = await b.analysis(o.appid, r.api, r.begin, r.end);
           if (!a.ok) throw new CliError(`errcode ${a.errcode}: ${a.errmsg}`);

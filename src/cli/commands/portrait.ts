@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { systemClock, yesterday } from '../../domain/clock.ts';
+import { yesterday } from '../../domain/clock.ts';
 import { formatDay } from '../../domain/day.ts';
 import { type CliCommand, type Io, positiveInt, storeOptions } from '../command.ts';
 import { CliError } from '../errors.ts';
@@ -14,10 +14,14 @@ interface PortraitOptions {
   top: number;
 }
 
-/** `--last N`: the N days ending yesterday (China time); otherwise `--begin`/`--end` as given. */
-function windowOf(o: PortraitOptions): { begin: string; end: string } {
+/**
+ * `--last N`: the N days ending yesterday (China time) by the store owner's clock (the server's, which a test-mode
+ * server may have frozen; else this machine's); otherwise `--begin`/`--end` as given.
+ */
+async function windowOf(o: PortraitOptions, now: () => Promise<number>): Promise<{ begin: string; end: string }> {
   if (o.last !== undefined) {
-    const end = yesterday(systemClock);
+    const nowMs = await now();
+    const end = yesterday({ now: () => nowMs });
     return { begin: formatDay(end - Number(o.last) + 1), end: formatDay(end) };
   }
   if (o.begin === undefined || o.end === undefined) throw new CliError('give --last 1|7|30, or --begin yyyymmdd and --end yyyymmdd');
@@ -36,8 +40,9 @@ export const portraitCommand: CliCommand = {
       .option('--json', "WeChat's JSON instead of tables")
       .option('--top <n>', 'rows per table', positiveInt('--top'), 10)
       .action(async (o: PortraitOptions, cmd: Command) => {
-        const w = windowOf(o);
+        if (o.last === undefined && (o.begin === undefined || o.end === undefined)) throw new CliError('give --last 1|7|30, or --begin yyyymmdd and --end yyyymmdd');
         await withBackend(storeOptions(cmd), { readOnly: true }, async (b) => {
+          const w = await windowOf(o, () => b.now());
           if (!(await b.hasApp(o.appid))) throw new CliError(`no app ${o.appid} (see: datacube app list)`);
           const r = await b.portrait(o.appid, w.begin, w.end);
           if (!r.ok) throw new CliError(`errcode ${r.errcode}: ${r.errmsg}${r.detail ? ` (${r.detail})` : ''}`);
