@@ -100,6 +100,26 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'a store named while a server
   const url = freshDatabaseUrl(baseUrl);
   afterAll(() => dropDatabase(url));
 
+  it('fails "no datacube data" for commands that only read a ClickHouse database without a store, and creates nothing', async () => {
+    const missing = freshDatabaseUrl(baseUrl);
+    const database = new URL(missing).pathname.slice(1);
+    const data = join(dir, 'ch-missing');
+    for (const args of [['portrait', '--appid', 'wx0000000000000000', '--last', '7'], ['app', 'list'], ['trend', '--appid', 'wx0000000000000000'], ['prune']]) {
+      const r = await runCliAsync([...args, '--store', missing, '--data', data]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.err, args.join(' ')).toContain(`no datacube data in the ClickHouse database ${database}`);
+    }
+    const { HttpConnection } = await import('../store/clickhouse/connection.ts');
+    const { parseClickHouseUrl } = await import('../store/clickhouse/url.ts');
+    const { sql } = await import('../store/clickhouse/sql.ts');
+    const c = HttpConnection.open(parseClickHouseUrl(missing));
+    try {
+      expect(await c.rows(sql`SELECT name FROM system.databases WHERE name = ${database}`)).toEqual([]);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('uses the named ClickHouse store, not the DuckDB file the server serves, and the other way round', async () => {
     const data = join(dir, 'ch');
     const server = await startServe(data);

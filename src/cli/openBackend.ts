@@ -56,6 +56,13 @@ export async function openBackend(opts: StoreOptions, o: OpenOptions = {}): Prom
   if ((o.needsData || o.readOnly) && duckdb && !existsSync(join(config.dataDir, 'datacube.duckdb'))) {
     throw new CliError(`no datacube data in ${config.dataDir} (give --data DIR or set DATACUBE_DATA; \`datacube app create\` or \`datacube demo\` start a new one)`);
   }
+  if ((o.needsData || o.readOnly) && !duckdb) {
+    const { hasDatacubeStore, parseClickHouseUrl } = await import('../store/clickhouse/index.ts');
+    if (!(await hasDatacubeStore(config.store))) {
+      const { database } = parseClickHouseUrl(config.store);
+      throw new CliError(`no datacube data in the ClickHouse database ${database} (\`datacube app create\` or \`datacube demo\` with this store start a new one)`);
+    }
+  }
   let masterKey = config.masterKey;
   if (o.readOnly && !masterKey && !existsSync(join(config.dataDir, 'master.key'))) masterKey = randomBytes(32).toString('hex');
   const [{ openServices }, { LocalBackend }] = await Promise.all([import('../services.ts'), import('./localBackend.ts')]);

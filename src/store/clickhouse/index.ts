@@ -3,6 +3,7 @@ import { ClickHouseStore, type ClickHouseStoreOptions } from './ClickHouseStore.
 
 export { ClickHouseStore, type ClickHouseStoreOptions } from './ClickHouseStore.ts';
 export { parseClickHouseUrl, withDatabase, type ClickHouseTarget } from './url.ts';
+export { hasDatacubeStore } from './migrate.ts';
 
 /**
  * Opens the ClickHouse store named by `clickhouse://USER:PASS@HOST:8123/DB[?cluster=NAME]` (`clickhouses://` for

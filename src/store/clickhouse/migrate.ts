@@ -1,7 +1,8 @@
-import type { Connection } from './connection.ts';
+import { type Connection, HttpConnection } from './connection.ts';
 import { Leases, leasesDb, leasesDbName } from './lease.ts';
 import { BOOTSTRAP, MIGRATIONS, type Migration } from './schema.ts';
 import { sql } from './sql.ts';
+import { parseClickHouseUrl } from './url.ts';
 
 async function applied(c: Connection): Promise<Set<number>> {
   const rows = await c.rows<{ version: number }>(sql`SELECT version FROM ${c.table('schema_migrations')} GROUP BY version`);
@@ -52,4 +53,20 @@ export async function migrate(c: Connection, migrations: readonly Migration[] = 
 export async function dropStoreDatabases(c: Connection): Promise<void> {
   await c.exec(sql`DROP DATABASE IF EXISTS ${leasesDb(c)}${c.onCluster}`);
   await c.exec(sql`DROP DATABASE IF EXISTS ${c.db}${c.onCluster}`);
+}
+
+/**
+ * Whether the database named by `url` holds a datacube store (its `schema_migrations` table), without creating
+ * anything: commands that only read refuse a database that does not, as they refuse an empty data directory.
+ */
+export async function hasDatacubeStore(url: string): Promise<boolean> {
+  const c = HttpConnection.open(parseClickHouseUrl(url), { requestTimeoutMs: 30_000 });
+  try {
+    const have = await c.rows<{ n: string }>(
+      sql`SELECT count() AS n FROM system.tables WHERE database = ${c.target.database} AND name = 'schema_migrations'`,
+    );
+    return Number(have[0]?.n ?? 0) > 0;
+  } finally {
+    await c.close().catch(() => undefined);
+  }
 }
