@@ -95,6 +95,25 @@ describe('request bodies: reserved after the token, per-client share, minimum up
     for (const h of held) h.socket.destroy();
   }, 30_000);
 
+  // Routes added after issue 10: the deletion of users (token) and the dashboard's data (session cookie) check who
+  // is asking before they reserve a body. 200 idle 250 KB deletions from 5 addresses held the whole large budget.
+  it('answers idle uploads to /v1/users/delete without a token at once, and legitimate ingest goes on', async () => {
+    const held = await Promise.all(Array.from({ length: 200 }, (_, i) => stall(t.url, '/v1/users/delete?access_token=nope', 250_000, '{', `127.0.2.${10 + (i % 5)}`)));
+    for (const h of held) expect(await h.answer).toMatch(/"errcode":40001/);
+    const body = JSON.stringify(events(10, 'u')) + ' '.repeat(200_000);
+    const r = await slowPost(t.url, `/v1/events?access_token=${token}`, Buffer.from(body), 1, 0);
+    expect(r.json.accepted).toBe(10);
+    for (const h of held) h.socket.destroy();
+  }, 30_000);
+
+  it('answers idle uploads to the dashboard data route without a session at once, and portraits go on', async () => {
+    const held = await Promise.all(Array.from({ length: 320 }, (_, i) => stall(t.url, '/dashboard/datacube/getweanalysisappiduserportrait', 65_536, '{', `127.0.3.${10 + (i % 5)}`)));
+    for (const h of held) expect(await h.answer).toMatch(/^HTTP\/1.1 401[\s\S]*"errcode":41001/);
+    const r = await slowPost(t.url, `${PORTRAIT}?access_token=${token}`, Buffer.from(JSON.stringify({ begin_date: formatDay(DAY), end_date: formatDay(DAY) }) + ' '.repeat(60_000)), 1, 0);
+    expect(r.json.ref_date).toBe(formatDay(DAY));
+    for (const h of held) h.socket.destroy();
+  }, 30_000);
+
   it('caps what one client holds: a second big body from it is refused while another client is served', async () => {
     const path = `/v1/events?access_token=${token}`;
     const one = await stall(t.url, path, TEN_MB, '[', '127.0.0.5');

@@ -85,7 +85,9 @@ describe('test mode', () => {
     });
 
     it('refuses bodies it cannot read, with a message', async () => {
-      for (const body of ['', 'nope', '[]', '{}', '{"advance":"2h","set":"2026-06-15"}', '{"advance":"-2h"}', '{"advance":"soon"}', '{"set":"2026-02-30"}', '{"later":"2h"}']) {
+      for (const body of ['', 'nope', '[]', '{}', '{"advance":"2h","set":"2026-06-15"}', '{"advance":"-2h"}', '{"advance":"soon"}', '{"set":"2026-02-30"}', '{"later":"2h"}',
+        // Past 9999 (a clock past year 275760 left every later answer a system error), and offsets past ±14:00.
+        '{"advance":"99999999d"}', '{"set":"999999999999999"}', '{"set":"2026-06-15T10:00:00+14:59"}']) {
         const r = await call('POST', '/__datacube/clock', body);
         expect(r.status, body).toBe(400);
         expect(typeof r.json.error, body).toBe('string');

@@ -13,6 +13,18 @@ export class TimeFormatError extends Error {
   }
 }
 
+/**
+ * The latest instant the test clock may show: past it, days no longer have 8 digits (YYYYMMDD), and past year
+ * 275760 not even a Date can be made (an `{"advance":"99999999d"}` left every later answer a system error).
+ */
+export const LATEST_INSTANT_MS = Date.UTC(9999, 0, 1);
+
+/** Refuses an instant past LATEST_INSTANT_MS. */
+export function checkInstantRange(ms: number, said: string): number {
+  if (!(ms <= LATEST_INSTANT_MS)) throw new TimeFormatError(`${said} is past 9999-01-01, the latest time the test clock can show`);
+  return ms;
+}
+
 const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 /**
@@ -22,12 +34,12 @@ const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(
  */
 export function parseInstant(value: unknown): number {
   if (typeof value === 'number') {
-    if (Number.isSafeInteger(value) && value >= 0) return value;
+    if (Number.isSafeInteger(value) && value >= 0) return checkInstantRange(value, String(value));
     throw new TimeFormatError(`${value} is not a whole number of epoch milliseconds`);
   }
   if (typeof value !== 'string') throw new TimeFormatError('a time must be an ISO 8601 string such as "2026-06-15T10:00:00+08:00"');
   const text = value.trim();
-  if (/^\d{10,15}$/.test(text)) return Number(text);
+  if (/^\d{10,15}$/.test(text)) return checkInstantRange(Number(text), text);
   const m = INSTANT.exec(text);
   if (!m) throw new TimeFormatError(`"${value.slice(0, 64)}" is not a time; write it like 2026-06-15T10:00:00+08:00`);
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '0', zone] = m;
@@ -50,11 +62,13 @@ export function parseInstant(value: unknown): number {
     const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
     if (!z) throw new TimeFormatError(`bad offset in "${value.slice(0, 64)}"`);
     const [, sign, oh, om] = z;
+    // As event times are checked: offsets run from -14:00 to +14:00, minutes below 60.
+    if (Number(om) > 59 || Number(oh) * 60 + Number(om) > 14 * 60) throw new TimeFormatError(`bad offset in "${value.slice(0, 64)}": it must be between -14:00 and +14:00`);
     offsetMs = (sign === '-' ? -1 : 1) * (Number(oh) * 3_600_000 + Number(om) * 60_000);
   }
   const ms = local - offsetMs;
   if (ms < 0) throw new TimeFormatError('times before 1970 are not supported');
-  return ms;
+  return checkInstantRange(ms, `"${value.slice(0, 64)}"`);
 }
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;

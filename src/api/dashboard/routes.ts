@@ -189,8 +189,20 @@ export async function dashboardRoutes(app: FastifyInstance, s: Services): Promis
     return reply.header('cache-control', 'no-store').send({ errcode: 0, errmsg: 'ok' });
   });
 
+  /**
+   * Refuses (answers) a data request not from a signed-in dashboard page. Run as the route's onRequest hook, before
+   * the body is reserved or read (as the public routes check their token first, see bodyGate.ts), and again by the
+   * handler (the session may have ended while the body arrived).
+   */
+  const refuseData = (req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
+    if (!sameOrigin(req)) return fail(req, reply, 403, 'API_UNAUTHORIZED', 'dashboard data is for the dashboard page itself');
+    if (!sessionOf(req)) return fail(req, reply, 401, 'ACCESS_TOKEN_MISSING', 'not signed in to the dashboard');
+    return undefined;
+  };
+  const dataOptions = { bodyLimit: SMALL_BODY_BYTES, onRequest: (req: FastifyRequest, reply: FastifyReply, done: () => void) => void (refuseData(req, reply) ?? done()) };
+
   /** The page's data: passed to the public POST /datacube/<path>?access_token=<the session's token>. */
-  app.post('/dashboard/datacube/:path', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
+  app.post('/dashboard/datacube/:path', dataOptions, async (req, reply) => {
     if (!sameOrigin(req)) return fail(req, reply, 403, 'API_UNAUTHORIZED', 'dashboard data is for the dashboard page itself');
     const found = sessionOf(req);
     if (!found) return fail(req, reply, 401, 'ACCESS_TOKEN_MISSING', 'not signed in to the dashboard');

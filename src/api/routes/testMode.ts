@@ -4,7 +4,7 @@ import { formatDay } from '../../domain/day.ts';
 import { today, yesterday } from '../../domain/clock.ts';
 import { ERRORS } from '../../domain/errors.ts';
 import type { Services } from '../../services.ts';
-import { type Fault, type FaultCall, FaultRuleError, formatInstant, parseDuration, parseInstant, type TestMode, TimeFormatError } from '../../testmode/index.ts';
+import { checkInstantRange, type Fault, type FaultCall, FaultRuleError, formatInstant, parseDuration, parseInstant, type TestMode, TimeFormatError } from '../../testmode/index.ts';
 import { bodyText } from '../body.ts';
 import { SMALL_BODY_BYTES } from '../bodyBudget.ts';
 import { OPEN_API_BY_PATH } from '../openApis.ts';
@@ -67,6 +67,7 @@ export async function testModeRoutes(app: FastifyInstance, s: Services, tm: Test
     try {
       if ('advance' in b) {
         const ms = parseDuration(b.advance);
+        checkInstantRange(tm.clock.now() + ms, `advancing by ${ms} ms`);
         tm.clock.advance(ms);
         req.log.info({ advanceMs: ms, now: tm.clock.now() }, 'test mode: clock advanced');
       } else {
