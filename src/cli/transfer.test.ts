@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,8 @@ describe('datacube export and import', { timeout: 240_000 }, () => {
       const exp = await runCliAsync(['export', '--appid', appid, '--out', file, '--data', src]);
       expect(exp.code, exp.err).toBe(0);
       expect(exp.err).toMatch(/exported 5 events/);
+      // It holds the app's sealed secret and the secret's hash: readable by its owner only, as the data directory.
+      expect(statSync(file).mode & 0o777).toBe(0o600);
       const lines = readFileSync(file, 'utf8').trim().split('\n');
       expect(lines).toHaveLength(6);
       expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ datacube_export: 1, app: { appid, name: 'moving' } });

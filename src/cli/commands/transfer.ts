@@ -30,7 +30,8 @@ export async function exportApp(b: Backend, io: Io, appid: string, path: string 
   const toFile = path !== undefined && path !== '-';
   const total = toFile ? await b.countEvents(appid) : 0;
   const bar = await progressBar(io, `export ${appid}`, total, 'events');
-  const out: Writable = toFile ? createWriteStream(path) : process.stdout;
+  // The file holds the app's sealed secret and the secret's hash: created readable by its owner only (0600).
+  const out: Writable = toFile ? createWriteStream(path, { mode: 0o600 }) : process.stdout;
   let lines = 0;
   try {
     const n = await b.exportApp(appid, async (text) => {
