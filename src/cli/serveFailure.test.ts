@@ -61,6 +61,8 @@ describe('datacube serve', () => {
     expect(code).not.toBeNull();
     expect(stderr).toMatch(/server\.json/);
     expect(await canListen(port)).toBe(true);
+    // The temporary file it wrote first holds the admin key: not left behind.
+    expect(readdirSync(data).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 90_000);
 
   it('keeps the data directory 0700 and its files 0600, also those an older version left open', () => {

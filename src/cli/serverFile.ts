@@ -20,8 +20,18 @@ export function serverFilePath(dataDir: string): string {
 export function writeServerFile(dataDir: string, f: ServerFile): void {
   const path = serverFilePath(dataDir);
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(f), { mode: 0o600 });
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, JSON.stringify(f), { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch (e) {
+    // It holds the admin key: not left behind by a start that fails here.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // The first error is the one to report.
+    }
+    throw e;
+  }
 }
 
 export function removeServerFile(dataDir: string, pid = process.pid): void {
