@@ -218,6 +218,19 @@ describe('API edges', () => {
     expect(answer).toMatch(/"errcode":41001/);
   });
 
+  it('echoes at most the start of a very long date in 61500, on the portrait and the analysis APIs alike', async () => {
+    const token = await t.token(app.appid, app.secret);
+    const long = '1'.repeat(60_000);
+    for (const api of ['getweanalysisappiduserportrait', 'getweanalysisappiddailysummarytrend', 'getweanalysisappidweeklyretaininfo']) {
+      for (const body of [{ begin_date: long, end_date: BODY.end_date }, { begin_date: BODY.begin_date, end_date: long }]) {
+        const r = await t.post(`/datacube/${api}?access_token=${token}`, body);
+        expect(r.json.errcode, api).toBe(61500);
+        expect(String(r.json.errmsg).length, api).toBeLessThan(300);
+        expect(String(r.json.errmsg), api).toMatch(/60000 characters/);
+      }
+    }
+  });
+
   it('refuses cloud env ids that WeChat would not make', async () => {
     for (const env of ['Prod', 'a b', 'x', '-prod', 'prod-', 'prod--1', 'prod_1', 'p'.repeat(65), '环境']) {
       await expect(t.services.auth.createApp({ env }), env).rejects.toThrow(/not a cloud env id/);
