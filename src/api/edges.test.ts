@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { ManualClock } from '../domain/clock.ts';
 import { dayOf, formatDay } from '../domain/day.ts';
-import { startTestServer, type TestServer } from './testing.ts';
+import { startTestServer, TEST_ADMIN_KEY, type TestServer } from './testing.ts';
 
 // The API's edges found by trying real clients: URLs as WxJava and others build them, short token lifetimes,
 // a reset secret.
@@ -229,6 +229,35 @@ describe('API edges', () => {
         expect(String(r.json.errmsg), api).toMatch(/60000 characters/);
       }
     }
+  });
+
+  it('admin app routes refuse a field of the wrong type, naming it, instead of ignoring it', async () => {
+    const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+    const patch = (appid: string, body: unknown) =>
+      fetch(`${t.url}/admin/apps/${appid}`, { method: 'PATCH', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const [body, field] of [
+      [{ dailyQuota: '5' }, 'dailyQuota'],
+      [{ name: 7 }, 'name'],
+      [{ env: true }, 'env'],
+    ] as const) {
+      const r = await t.post('/admin/apps', body, admin);
+      expect(r.status, field).toBe(400);
+      expect(String(r.json.error), field).toMatch(new RegExp(`${field} must be a`));
+    }
+    const b = await t.newApp();
+    for (const [body, field] of [
+      [{ collect: 'false' }, 'collect'],
+      [{ retainDays: '30' }, 'retainDays'],
+      [{ dailyQuota: '5' }, 'dailyQuota'],
+    ] as const) {
+      const r = await patch(b.appid, body);
+      expect(r.status, field).toBe(400);
+      expect(String(((await r.json()) as { error?: string }).error), field).toMatch(new RegExp(`${field} must be a`));
+    }
+    const unchanged = (await (await fetch(`${t.url}/admin/apps/${b.appid}`, { headers: admin })).json()) as { collect: boolean; retainDays: unknown };
+    expect(unchanged.collect).toBe(true);
+    expect(unchanged.retainDays).toBeNull();
+    expect((await patch(b.appid, { collect: false, retainDays: null })).status).toBe(200);
   });
 
   it('refuses cloud env ids that WeChat would not make', async () => {
