@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { WeChatError } from '../domain/errors.ts';
 import type { Services } from '../services.ts';
 import { BodyBudget, reserveBody, SMALL_BODY_BYTES } from './bodyBudget.ts';
 
@@ -54,6 +55,26 @@ export function authorizeToken(s: Services): Authorize {
   };
 }
 
+/**
+ * A body sent compressed (`Content-Encoding: gzip`, `deflate`, `br`, …) is refused (47001) before it is read: bodies
+ * are taken as they are, and decompressing would let a few bytes on the wire become many in memory. Without this
+ * check a gzip body was answered "the body is not valid UTF-8", which says nothing of the cause.
+ */
+export function encodedBodyRefusal(req: FastifyRequest): WeChatError | null {
+  const encoding = req.headers['content-encoding'];
+  if (encoding === undefined) return null;
+  // A request without a body (a GET, an empty POST) has nothing compressed, whatever its headers say.
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return null;
+  const codings = encoding
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0) return null;
+  const shown = codings.join(', ').slice(0, 64);
+  return new WeChatError('DATA_FORMAT', `bodies are taken uncompressed; this one says Content-Encoding: ${shown}. Send it without compression`);
+}
+
 export interface BodyGateOptions {
   /** Bytes of large bodies (ingest) held at once, and per client. */
   largeBytes: number;
@@ -71,6 +92,9 @@ export function installBodyGate(app: FastifyInstance, opts: BodyGateOptions): { 
   const small = new BodyBudget(opts.smallBytes, opts.smallClientBytes);
   app.decorateRequest('authorizedAppid', '');
   const reserve = (req: FastifyRequest, reply: FastifyReply, limit: number): Error | null => {
+    // After `authorize` (a bad token is answered as such first), before a byte is reserved or read.
+    const encoded = encodedBodyRefusal(req);
+    if (encoded) return encoded;
     // Routes with the server's own limit (ingest) draw on the large budget; those with a small one, the small.
     const budget = limit <= SMALL_BODY_BYTES && limit < opts.bodyLimit ? small : large;
     return reserveBody(req, reply, budget, limit) ? null : new BusyError('the server is receiving as much as it can hold');

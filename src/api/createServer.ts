@@ -8,6 +8,7 @@ import { SMALL_BODY_BYTES } from './bodyBudget.ts';
 import { BusyError, installBodyGate, UnknownRouteError } from './bodyGate.ts';
 import { redactUrl, requestSerializer } from './logging.ts';
 import { OPEN_APIS } from './openApis.ts';
+import { parseQuery } from './queryString.ts';
 import { logErrcodes, RequestLogController } from './requestLog.ts';
 import { errorBody, sendError } from './reply.ts';
 import { newRid } from './rid.ts';
@@ -171,7 +172,8 @@ export async function createServer(s: Services, opts: ServerOptions = {}): Promi
     // One line per answered request instead of Fastify's two (see requestLog.ts).
     logController: new RequestLogController(knownSegments, logger !== false),
     // WxJava with a base URL ending in "/" asks for //datacube/…; some clients add a trailing slash.
-    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
+    // A parameter repeated with the same value counts once (see queryString.ts).
+    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true, querystringParser: parseQuery },
     // While closing, requests on open connections get our own 503 (see the onRequest hook), as JSON with an errcode.
     return503OnClosing: false,
     requestTimeout: opts.requestTimeoutMs ?? 0,

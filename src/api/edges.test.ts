@@ -1,9 +1,10 @@
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { ManualClock } from '../domain/clock.ts';
 import { dayOf, formatDay } from '../domain/day.ts';
-import { startTestServer, type TestServer } from './testing.ts';
+import { startTestServer, TEST_ADMIN_KEY, type TestServer } from './testing.ts';
 
 // The API's edges found by trying real clients: URLs as WxJava and others build them, short token lifetimes,
 // a reset secret.
@@ -156,6 +157,107 @@ describe('API edges', () => {
     expect((await portrait(fresh)).json.ref_date).toBeDefined();
     const stable2 = (await t.post('/cgi-bin/stable_token', { grant_type: 'client_credential', appid: b.appid, secret })).json.access_token;
     expect(stable2).not.toBe(stable);
+  });
+
+  it('takes a query parameter given twice with the same value once; different values stay refused, saying why', async () => {
+    const token = await t.token(app.appid, app.secret);
+    const portrait = `/datacube/getweanalysisappiduserportrait?access_token=${token}&access_token=${token}`;
+    expect((await t.post(portrait, BODY)).json.ref_date).toBe(formatDay(YESTERDAY));
+    const events = await t.post(`/v1/events?access_token=${token}&access_token=${token}`, [{ openid: 'twice', time: NOW - 60_000 }]);
+    expect(events.json.accepted).toBe(1);
+    const issued = await t.get(`/cgi-bin/token?grant_type=client_credential&appid=${app.appid}&appid=${app.appid}&secret=${app.secret}`);
+    expect(typeof issued.json.access_token).toBe('string');
+    const fresh = String(issued.json.access_token);
+    const differing = await t.post(`/datacube/getweanalysisappiduserportrait?access_token=${fresh}&access_token=other`, BODY);
+    expect(differing.json.errcode).toBe(40001);
+    expect(String(differing.json.errmsg)).toMatch(/more than once/);
+    expect((await t.get(`/cgi-bin/token?grant_type=client_credential&appid=${app.appid}&appid=wx0000000000000000&secret=${app.secret}`)).json.errcode).toBe(40013);
+  });
+
+  it('refuses a compressed body (Content-Encoding: gzip) with 47001 naming the encoding, on every body route alike', async () => {
+    const token = await t.token(app.appid, app.secret);
+    const gz = (v: unknown) => gzipSync(JSON.stringify(v));
+    const cases: [string, unknown][] = [
+      [`/datacube/getweanalysisappiduserportrait?access_token=${token}`, BODY],
+      [`/datacube/getweanalysisappiddailysummarytrend?access_token=${token}`, BODY],
+      ['/cgi-bin/stable_token', { grant_type: 'client_credential', appid: app.appid, secret: app.secret }],
+      [`/v1/events?access_token=${token}`, [{ openid: 'gz', time: NOW - 60_000 }]],
+      [`/v1/users/delete?access_token=${token}`, { openids: ['gz'] }],
+    ];
+    for (const [path, body] of cases) {
+      const r = await t.post(path, gz(body), { 'content-encoding': 'gzip' });
+      expect(r.status, path).toBe(200);
+      expect(r.json.errcode, path).toBe(47001);
+      expect(String(r.json.errmsg), path).toMatch(/Content-Encoding: gzip/);
+    }
+    // The token is still checked first; an identity encoding and a bodiless request are left alone.
+    expect((await t.post('/v1/events?access_token=nope', gz([]), { 'content-encoding': 'gzip' })).json.errcode).toBe(40001);
+    expect((await t.post(`/datacube/getweanalysisappiduserportrait?access_token=${token}`, BODY, { 'content-encoding': 'identity' })).json.ref_date).toBe(formatDay(YESTERDAY));
+    const r = await fetch(`${t.url}/healthz`, { headers: { 'content-encoding': 'gzip' } });
+    expect(await r.json()).toEqual({ ok: true });
+  });
+
+  it('checks the token of /v1/users/delete before reading its body, like the other token routes', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const url = new URL(t.url);
+      // Headers and one byte of a 200 KB body, then nothing: the answer must not wait for the rest.
+      const socket = net.connect(Number(url.port), url.hostname, () =>
+        socket.write('POST /v1/users/delete HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n{'),
+      );
+      let data = '';
+      socket.on('data', (b) => {
+        data += b.toString('utf8');
+        if (data.includes('}')) {
+          socket.destroy();
+          resolve(data);
+        }
+      });
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/"errcode":41001/);
+  });
+
+  it('echoes at most the start of a very long date in 61500, on the portrait and the analysis APIs alike', async () => {
+    const token = await t.token(app.appid, app.secret);
+    const long = '1'.repeat(60_000);
+    for (const api of ['getweanalysisappiduserportrait', 'getweanalysisappiddailysummarytrend', 'getweanalysisappidweeklyretaininfo']) {
+      for (const body of [{ begin_date: long, end_date: BODY.end_date }, { begin_date: BODY.begin_date, end_date: long }]) {
+        const r = await t.post(`/datacube/${api}?access_token=${token}`, body);
+        expect(r.json.errcode, api).toBe(61500);
+        expect(String(r.json.errmsg).length, api).toBeLessThan(300);
+        expect(String(r.json.errmsg), api).toMatch(/60000 characters/);
+      }
+    }
+  });
+
+  it('admin app routes refuse a field of the wrong type, naming it, instead of ignoring it', async () => {
+    const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+    const patch = (appid: string, body: unknown) =>
+      fetch(`${t.url}/admin/apps/${appid}`, { method: 'PATCH', headers: { ...admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const [body, field] of [
+      [{ dailyQuota: '5' }, 'dailyQuota'],
+      [{ name: 7 }, 'name'],
+      [{ env: true }, 'env'],
+    ] as const) {
+      const r = await t.post('/admin/apps', body, admin);
+      expect(r.status, field).toBe(400);
+      expect(String(r.json.error), field).toMatch(new RegExp(`${field} must be a`));
+    }
+    const b = await t.newApp();
+    for (const [body, field] of [
+      [{ collect: 'false' }, 'collect'],
+      [{ retainDays: '30' }, 'retainDays'],
+      [{ dailyQuota: '5' }, 'dailyQuota'],
+    ] as const) {
+      const r = await patch(b.appid, body);
+      expect(r.status, field).toBe(400);
+      expect(String(((await r.json()) as { error?: string }).error), field).toMatch(new RegExp(`${field} must be a`));
+    }
+    const unchanged = (await (await fetch(`${t.url}/admin/apps/${b.appid}`, { headers: admin })).json()) as { collect: boolean; retainDays: unknown };
+    expect(unchanged.collect).toBe(true);
+    expect(unchanged.retainDays).toBeNull();
+    expect((await patch(b.appid, { collect: false, retainDays: null })).status).toBe(200);
   });
 
   it('refuses cloud env ids that WeChat would not make', async () => {

@@ -362,6 +362,7 @@ export class AuthService {
    */
   verifyCached(token: unknown): string | undefined {
     if (token === undefined || token === null || token === '') throw new WeChatError('ACCESS_TOKEN_MISSING');
+    if (Array.isArray(token)) throw new WeChatError('INVALID_CREDENTIAL', 'access_token is given more than once, with different values');
     if (typeof token !== 'string' || token.length > 512) throw new WeChatError('INVALID_CREDENTIAL');
     const now = this.clock.now();
     const hit = this.tokenCache.get(token);

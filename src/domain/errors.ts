@@ -86,6 +86,14 @@ export class WeChatError extends Error {
   readonly errmsg: string;
 }
 
+/**
+ * A value the client sent, quoted for an error's detail: JSON-quoted and cut to its first `max` characters, so a
+ * 60 KB `begin_date` is not echoed back (or logged) whole.
+ */
+export function quoted(value: string, max = 32): string {
+  return value.length > max ? `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)` : JSON.stringify(value);
+}
+
 export function isWeChatError(e: unknown): e is WeChatError {
   return e instanceof WeChatError;
 }

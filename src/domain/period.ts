@@ -1,5 +1,5 @@
 import { type Day, formatDay, parseDay } from './day.ts';
-import { WeChatError } from './errors.ts';
+import { quoted, WeChatError } from './errors.ts';
 import type { Window } from './window.ts';
 
 /**
@@ -69,7 +69,7 @@ export function periodRefDate(p: Period): string {
 
 function day(text: string, key: string): Day {
   const d = parseDay(text);
-  if (d === undefined) throw new WeChatError('DATE_FORMAT', `${key} ${JSON.stringify(text)} is not a yyyymmdd day`);
+  if (d === undefined) throw new WeChatError('DATE_FORMAT', `${key} ${quoted(text)} is not a yyyymmdd day`);
   return d;
 }
 

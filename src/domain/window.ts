@@ -1,5 +1,5 @@
 import { type Day, formatDay, parseDay } from './day.ts';
-import { WeChatError } from './errors.ts';
+import { quoted, WeChatError } from './errors.ts';
 
 /** The number of days a portrait window may span: yesterday, the last 7 days, the last 30 days. */
 export const WINDOW_LENGTHS = [1, 7, 30] as const;
@@ -23,8 +23,8 @@ export function windowLength(w: Window): number {
 export function parseWindow(beginDate: string, endDate: string, latestEnd: Day): Window {
   const begin = parseDay(beginDate);
   const end = parseDay(endDate);
-  if (begin === undefined) throw new WeChatError('DATE_FORMAT', `begin_date ${JSON.stringify(beginDate)} is not a yyyymmdd day`);
-  if (end === undefined) throw new WeChatError('DATE_FORMAT', `end_date ${JSON.stringify(endDate)} is not a yyyymmdd day`);
+  if (begin === undefined) throw new WeChatError('DATE_FORMAT', `begin_date ${quoted(beginDate)} is not a yyyymmdd day`);
+  if (end === undefined) throw new WeChatError('DATE_FORMAT', `end_date ${quoted(endDate)} is not a yyyymmdd day`);
   if (begin > end) throw new WeChatError('DATE_RANGE', 'begin_date is after end_date');
   const length = end - begin + 1;
   if (!(WINDOW_LENGTHS as readonly number[]).includes(length)) {

@@ -161,7 +161,8 @@ export async function dashboardRoutes(app: FastifyInstance, s: Services): Promis
       return sendError(req, reply, err);
     }
     if (typeof appid !== 'string' || typeof secret !== 'string') {
-      return fail(req, reply, 400, 'DATA_FORMAT', 'send {"appid": "…", "secret": "…"}');
+      // HTTP 200 like the body that is not JSON at all just above, and like the token route's own refusals.
+      return fail(req, reply, 200, 'DATA_FORMAT', 'send {"appid": "…", "secret": "…"}');
     }
     const r = await stableToken(req, appid.trim(), secret.trim());
     const token = r.json.access_token;

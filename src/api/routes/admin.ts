@@ -15,10 +15,22 @@ import { ingestAnswer, logDeviceOverflow } from './events.ts';
 import { BACKUP_CONTENT_TYPE } from '../../lifecycle/index.ts';
 import { DELETE_BODY_BYTES } from './users.ts';
 
-/** `retainDays` of a JSON body: a number, null (keep everything) or absent. */
+/** `retainDays` of a JSON body: a number, null (keep everything) or absent (an error for anything else). */
 function retainDaysOf(b: Record<string, unknown>): number | null | undefined {
   if (b.retainDays === null) return null;
-  return typeof b.retainDays === 'number' ? b.retainDays : undefined;
+  return optional(b, 'retainDays', 'number');
+}
+
+/** A field of a JSON body that may be absent: its value, or an error naming it when it has another type (not ignored). */
+function optional<T extends 'string' | 'number' | 'boolean'>(
+  b: Record<string, unknown>,
+  key: string,
+  type: T,
+): (T extends 'string' ? string : T extends 'number' ? number : boolean) | undefined {
+  const v = b[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== type) throw new Error(`${key} must be a ${type}`);
+  return v as T extends 'string' ? string : T extends 'number' ? number : boolean;
 }
 
 /**
@@ -55,9 +67,9 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
     try {
       const b = jsonObjectBody(req.body);
       const { app: created, secret } = await s.auth.createApp({
-        name: typeof b.name === 'string' ? b.name : undefined,
-        env: typeof b.env === 'string' ? b.env : undefined,
-        dailyQuota: typeof b.dailyQuota === 'number' ? b.dailyQuota : undefined,
+        name: optional(b, 'name', 'string'),
+        env: optional(b, 'env', 'string'),
+        dailyQuota: optional(b, 'dailyQuota', 'number'),
         // The seeded demo app (`datacube demo --seed N` through a running server): its appid and secret are given.
         credentials: typeof b.appid === 'string' && typeof b.secret === 'string' ? { appid: b.appid, secret: b.secret } : undefined,
       });
@@ -71,10 +83,10 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
     try {
       const b = jsonObjectBody(req.body);
       const updated = await s.auth.updateApp((req.params as { appid: string }).appid, {
-        name: typeof b.name === 'string' ? b.name : undefined,
-        env: typeof b.env === 'string' ? b.env : undefined,
-        dailyQuota: typeof b.dailyQuota === 'number' ? b.dailyQuota : undefined,
-        collect: typeof b.collect === 'boolean' ? b.collect : undefined,
+        name: optional(b, 'name', 'string'),
+        env: optional(b, 'env', 'string'),
+        dailyQuota: optional(b, 'dailyQuota', 'number'),
+        collect: optional(b, 'collect', 'boolean'),
         retainDays: retainDaysOf(b),
       });
       return publicApp(updated);
