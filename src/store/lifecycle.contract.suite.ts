@@ -153,6 +153,53 @@ export function analysisProbe(first: number, last: number, step: number): Analys
   return { days, windows, cohortDays: [first, first + 2 * step].filter((d) => d + 7 <= last), lastDay: last };
 }
 
+/**
+ * Visitors of periods that begin before a prune's cut (`straddling`, from the store; `straddlingExpected`, from the
+ * events left and every event ever stored): a period's visitors are the users with an event left in it, its new
+ * visitors those of them whose first day ever (kept by the prune) is in it; a retention cohort is the period's
+ * (new or active) visitors so counted, and key k how many of them have an event left k periods later.
+ */
+function straddlingPeriods(cut: number): { trends: Window[]; cohorts: { cohort: Window; later: Window[] }[] } {
+  const day = (d: number) => ({ granularity: 'day' as const, begin: d, end: d });
+  const week = (d: number) => ({ granularity: 'week' as const, begin: d, end: d + 6 });
+  const retain = (c: Window & { granularity: 'day' | 'week' }) => ({ cohort: c, later: RETAIN_KEYS[c.granularity].slice(0, 3).map((k) => shiftPeriod(c, k)) });
+  return {
+    trends: [{ begin: cut - 1, end: cut - 1 }, { begin: cut - 3, end: cut + 3 }, { begin: cut - 10, end: cut + 19 }],
+    cohorts: [retain(day(cut - 2)), retain(day(cut - 1)), retain(week(cut - 3)), retain(week(cut - 12))],
+  };
+}
+
+async function straddling(store: Store, appid: string, cut: number): Promise<unknown[]> {
+  const { trends, cohorts: cs } = straddlingPeriods(cut);
+  const out: unknown[] = [];
+  for (const w of trends) {
+    const t = await store.visitTrend(appid, w);
+    out.push({ w, uv: t.visitUv, uvNew: t.visitUvNew });
+  }
+  for (const { cohort, later } of cs) out.push({ cohort, ...(await store.retention(appid, cohort, later)) });
+  return out;
+}
+
+function straddlingExpected(left: readonly VisitEvent[], all: readonly VisitEvent[], cut: number): unknown[] {
+  const first = new Map<string, number>();
+  for (const e of all) first.set(e.openid, Math.min(first.get(e.openid) ?? Infinity, e.day));
+  const within = (d: number, w: Window) => d >= w.begin && d <= w.end;
+  const users = (w: Window) => new Set(left.filter((e) => within(e.day, w)).map((e) => e.openid));
+  const { trends, cohorts: cs } = straddlingPeriods(cut);
+  const out: unknown[] = [];
+  for (const w of trends) {
+    const uv = users(w);
+    out.push({ w, uv: uv.size, uvNew: [...uv].filter((u) => within(first.get(u) ?? -1, w)).length });
+  }
+  for (const { cohort, later } of cs) {
+    const active = users(cohort);
+    const fresh = [...active].filter((u) => within(first.get(u) ?? -1, cohort));
+    const kept = (of: Iterable<string>, w: Window) => [...of].filter((u) => users(w).has(u)).length;
+    out.push({ cohort, new: [fresh.length, ...later.map((w) => kept(fresh, w))], active: [active.size, ...later.map((w) => kept(active, w))] });
+  }
+  return out;
+}
+
 /** A sink that keeps everything in memory. */
 export class MemorySink implements SnapshotSink {
   apps: AppRecord[] = [];
@@ -295,6 +342,8 @@ export function describeLifecycleContract(label: string, open: () => Promise<Sto
       await expectOracle(store, appid, events, windows);
       // So do the analysis family's answers (new visitors, users ever, sessions, pages, retention from the cut on).
       expect(await storeAnalysis(store, appid, probe)).toEqual(analysisBefore);
+      // Periods that begin before the cut count what is left of them, with the first days kept: every backend alike.
+      expect(await straddling(store, appid, cut)).toEqual(straddlingExpected(left, events, cut));
       // Again: nothing left to drop.
       expect((await store.prune([{ appid, beforeDay: cut }]))[0]).toMatchObject({ events: 0, users: 0 });
       // A user seen only before the cut who comes back is not new; a brand-new one is.

@@ -123,7 +123,13 @@ export async function trendCounts(c: Connection, src: AnalysisSources, appid: st
         FROM ${src.from('an_user_days', dayRange(w), dayRange(w))} WHERE appid = ${appid}`,
     sql`sum(uv) AS uv, sum(pv) AS pv, sum(stay) AS stay`,
   );
-  const [f] = await onShards<{ n: string }>(c, sql`SELECT toUInt8(0) AS dummy, count() AS n FROM (${newUsers(src, appid, w)})`, sql`sum(n) AS n`);
+  // Of the window's visitors (the same as all new users without a prune; after one, a kept first day is no visit).
+  const [f] = await onShards<{ n: string }>(
+    c,
+    sql`SELECT toUInt8(0) AS dummy, count() AS n FROM (${newUsers(src, appid, w)})
+        WHERE openid IN (SELECT openid FROM ${src.from('an_user_days', dayRange(w), dayRange(w))} WHERE appid = ${appid})`,
+    sql`sum(n) AS n`,
+  );
   const [s] = await withSessions(src, appid, w, (ss) =>
     onShards<{ n: string; depth: string; cut: string }>(
       c,
@@ -214,7 +220,7 @@ export async function retentionCounts(c: Connection, src: AnalysisSources, appid
   const active = sql`SELECT openid FROM ${src.from('an_user_days', dayRange(cohort), dayRange(cohort))} WHERE appid = ${appid}`;
   const rows = await onShards<{ k: number; a: string; f: string }>(
     c,
-    sql`SELECT toUInt8(0) AS dummy, k, uniqExactIf(openid, openid IN (${active})) AS a, uniqExactIf(openid, openid IN (${newUsers(src, appid, cohort)})) AS f
+    sql`SELECT toUInt8(0) AS dummy, k, uniqExactIf(openid, openid IN (${active})) AS a, uniqExactIf(openid, openid IN (${active}) AND openid IN (${newUsers(src, appid, cohort)})) AS f
         FROM (SELECT openid, ${which} AS k FROM ${src.from('an_user_days', anyWindow, anyWindow)}
               WHERE appid = ${appid})
         WHERE k >= 0 GROUP BY k`,

@@ -57,7 +57,7 @@ export async function trendQuery(conn: DuckDBConnection, app: number, w: Window)
   const e = integer(w.end);
   const [u] = await rows(
     conn,
-    `SELECT count(*) FILTER (WHERE ${firstSince(b)}) AS uv, count(*) FILTER (WHERE day = first_day) AS uv_new,
+    `SELECT count(*) FILTER (WHERE ${firstSince(b)}) AS uv, count(*) FILTER (WHERE ${firstSince(b)} AND first_day BETWEEN ${b} AND ${e}) AS uv_new,
        coalesce(sum(pv), 0) AS pv, coalesce(sum(stay), 0) AS stay
      FROM an_user_days WHERE app = ${a} AND day BETWEEN ${b} AND ${e}`,
   );
@@ -139,8 +139,10 @@ export async function pagesQuery(conn: DuckDBConnection, app: number, day: numbe
 
 /**
  * Retention in one scan of the cohort's and the later periods' rows, grouped by period: a row that is its user's
- * first inside its period counts for the new cohort when the user's first day is in the cohort's period, and for the
- * active cohort when it is in the cohort's period itself or its `hist` has a bit for a day of the cohort's period.
+ * first inside its period counts for the active cohort when it is in the cohort's period itself or its `hist` has a
+ * bit for a day of the cohort's period, and for the new cohort when it counts for the active one and the user's first
+ * day is in the cohort's period (the same without a prune; after one, a kept first day without a day left is no
+ * visit).
  */
 export async function retentionQuery(conn: DuckDBConnection, app: number, cohort: Window, later: readonly Window[]): Promise<RetentionCounts> {
   checkRetentionWindows(cohort, later);
@@ -155,10 +157,10 @@ export async function retentionQuery(conn: DuckDBConnection, app: number, cohort
     conn,
     `SELECT k, count(*) FILTER (WHERE active) AS a, count(*) FILTER (WHERE fresh) AS n
      FROM (
-       SELECT k, first_day BETWEEN ${b} AND ${e} AS fresh,
-         k = 0 OR (hist & (((1::UBIGINT << ${span}) - 1) << ${shift(`day - 1 - ${e}`)})) <> 0 AS active
+       SELECT k, active AND first_day BETWEEN ${b} AND ${e} AS fresh, active
+       FROM (SELECT k, first_day, k = 0 OR (hist & (((1::UBIGINT << ${span}) - 1) << ${shift(`day - 1 - ${e}`)})) <> 0 AS active, hist, day, wb
        FROM (SELECT ${k} AS k, ${begin} AS wb, day, hist, first_day FROM an_user_days
-             WHERE app = ${integer(app)} AND (${windows.map(inWindow).join(' OR ')}))
+             WHERE app = ${integer(app)} AND (${windows.map(inWindow).join(' OR ')})))
        WHERE (hist & ((1::UBIGINT << ${shift('day - wb')}) - 1)) = 0
      )
      GROUP BY k`,

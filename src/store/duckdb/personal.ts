@@ -46,6 +46,12 @@ export interface DerivedFamily {
  * cut on reads only rows of its own days (schema.ts), and values carried forward from older days count as unknown
  * there (portraitQuery.ts), so its answer does not change. `users` keeps every first day.
  */
+/**
+ * `an_users.last_day` of a user none of whose days is stored (all dropped by retention, or restored from kept first
+ * days only): far enough before any event that the derive (analysisDerive.ts) takes no activity bit from it.
+ */
+const NO_LAST_DAY = -1_000_000;
+
 export const PORTRAIT_FAMILY: DerivedFamily = {
   name: 'portrait',
   tables: ['users', 'user_days', 'user_last', 'app_derive'],
@@ -109,10 +115,22 @@ export const ANALYSIS_FAMILY: DerivedFamily = {
   async prune(conn, _appid, app, beforeDay) {
     if (app === undefined) return;
     for (const t of ['an_user_days', 'an_page_days', 'an_sessions']) await conn.run(`DELETE FROM ${t} WHERE app = ${app} AND day < ${beforeDay}`);
+    // The activity bits of the days dropped go too (bit i of a row of day d is day d - 1 - i), so a period that begins
+    // before the cut counts what is left of it, as a backend without such bits (ClickHouse) and a restore do.
+    await conn.run(
+      `UPDATE an_user_days SET hist = hist & ((1::UBIGINT << (day - ${beforeDay})) - 1)
+       WHERE app = ${app} AND day >= ${beforeDay} AND day < ${beforeDay} + 64`,
+    );
+    await conn.run(
+      `UPDATE an_users SET last_hist = last_hist & ((1::UBIGINT << (last_day - ${beforeDay})) - 1)
+       WHERE app = ${app} AND last_day >= ${beforeDay} AND last_day < ${beforeDay} + 64`,
+    );
+    // A user with no day left: their next day's bits must not name the dropped latest day (see NO_LAST_DAY).
+    await conn.run(`UPDATE an_users SET last_day = ${NO_LAST_DAY}, last_hist = 0 WHERE app = ${app} AND last_day < ${beforeDay}`);
     await dropUnusedPages(conn, app);
   },
   async restoreFirstSeen(conn, app) {
-    // The latest day known is the first day (its activity bits are unknown: none).
+    // No day of theirs is stored (their events are gone): no latest day whose activity bits a next day would take.
     await conn.run(
       `UPDATE an_users SET first_day = k.first_day FROM (SELECT openid, min(first_day) AS first_day FROM kept_first GROUP BY openid) k
        WHERE an_users.app = ${app} AND an_users.openid = k.openid AND k.first_day < an_users.first_day`,
@@ -120,7 +138,7 @@ export const ANALYSIS_FAMILY: DerivedFamily = {
     const top = count((await conn.runAndReadAll(`SELECT coalesce(max(uid), 0) FROM an_users WHERE app = ${app}`)).getRows()[0]?.[0]);
     await conn.run(
       `INSERT INTO an_users
-       SELECT ${app}, (${top} + row_number() OVER (ORDER BY k.openid))::INTEGER, k.openid, k.first_day, k.first_day, 0::UBIGINT
+       SELECT ${app}, (${top} + row_number() OVER (ORDER BY k.openid))::INTEGER, k.openid, k.first_day, ${NO_LAST_DAY}, 0::UBIGINT
        FROM (SELECT openid, min(first_day) AS first_day FROM kept_first GROUP BY openid) k
        WHERE NOT EXISTS (SELECT 1 FROM an_users u WHERE u.app = ${app} AND u.openid = k.openid)`,
     );
