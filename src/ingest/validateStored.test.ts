@@ -43,3 +43,33 @@ describe('validateStoredEvent: device names', () => {
     expect(long).toMatchObject({ ok: false, field: 'device' });
   });
 });
+
+describe('validateStoredEvent: events stored before ua was a field', () => {
+  const ua = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.40(0x1800282c) NetType/WIFI Language/zh_CN';
+
+  // The first release kept `ua` among the extra fields (props) and derived nothing from it; a store upgraded from it
+  // keeps such events, and their export must import unchanged (742 of 3,254 events were refused: "props holds the field ua").
+  it('takes an event whose props hold the ua it was sent with, and keeps it as stored', () => {
+    const ev = stored({ ip: '113.108.182.52' }, { province: 0, city: 0, props: JSON.stringify({ ua }), ua: null });
+    const r = validateStoredEvent(ev, { now });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.event).toMatchObject({ platform: null, device: null, ua: null, props: JSON.stringify({ ua }) });
+    const noUaField = { ...ev };
+    delete noUaField.ua;
+    expect(validateStoredEvent(noUaField, { now }).ok).toBe(true);
+  });
+
+  it('takes such an event with other extra fields on either side of its ua', () => {
+    const ev = stored({ ip: '113.108.182.52', shop: 'a', lane: 2 }, { ua: null });
+    expect(ev.props).toBe('{"shop":"a","lane":2}');
+    const props = `{"shop":"a","ua":${JSON.stringify(ua)},"lane":2}`;
+    expect(validateStoredEvent({ ...ev, props }, { now }).ok).toBe(true);
+    const first = `{"ua":${JSON.stringify(ua)},"shop":"a","lane":2}`;
+    expect(validateStoredEvent({ ...ev, props: first }, { now }).ok).toBe(true);
+  });
+
+  it('still refuses ua in props next to a ua of its own', () => {
+    const ev = stored({ ua }, { props: JSON.stringify({ ua }) });
+    expect(validateStoredEvent(ev, { now })).toMatchObject({ ok: false, field: 'props' });
+  });
+});

@@ -33,6 +33,7 @@ export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOut
 
   // The record a client would have sent.
   const record: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  let legacyUa = false;
   if (ev.props !== null) {
     let extra: unknown;
     try {
@@ -42,6 +43,12 @@ export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOut
     }
     if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return { ok: false, ...reject('props', 'props must be a JSON object') };
     for (const [k, v] of Object.entries(extra)) {
+      // Releases before `ua` was a field kept a client's ua with the other extra fields and read nothing from it;
+      // such an event (stored then, `ua` null) is taken as it was stored.
+      if (k === 'ua' && ev.ua === null) {
+        legacyUa = true;
+        continue;
+      }
       if (KNOWN_FIELDS.has(k)) return { ok: false, ...reject('props', `props holds the field ${k}`) };
       record[k] = v;
     }
@@ -65,7 +72,8 @@ export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOut
   });
   const r = processRecord(record, ctx);
   if (!r.ok) return r;
-  const want = r.event;
+  // The rebuilt event's props lack that ua: compare the stored props with it put back.
+  const want = legacyUa ? { ...r.event, props: withLegacyUa(r.event.props, ev.props) } : r.event;
   const differs = (field: keyof VisitEvent): boolean => want[field] !== ev[field];
   for (const f of ['eventId', 'openid', 'time', 'day', 'gender', 'age', 'ageBucket', 'platform', 'platformId', 'brand', 'model', 'ip', 'type', 'page', 'scene', 'session', 'stay', 'props'] as const) {
     if (differs(f)) return { ok: false, ...reject(f, `${f} is not what ingest makes of this event (${JSON.stringify(ev[f])})`) };
@@ -78,6 +86,15 @@ export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOut
     return { ok: false, ...reject('city', `city ${ev.city} is not a city code of province ${ev.province}`) };
   }
   return { ok: true, event: ev };
+}
+
+/** `stored` when it is `props` (ingest's JSON of the extra fields) plus the `ua` the first release kept among them. */
+function withLegacyUa(props: string | null, stored: string | null): string | null {
+  if (stored === null) return props;
+  const rest = JSON.parse(stored) as Record<string, unknown>;
+  delete rest.ua;
+  const same = Object.keys(rest).length === 0 ? props === null : JSON.stringify(rest) === props;
+  return same ? stored : props;
 }
 
 /** The longest device name ingest writes: a brand and a model of 64 characters each and the space between. */
