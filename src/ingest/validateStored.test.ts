@@ -73,3 +73,12 @@ describe('validateStoredEvent: events stored before ua was a field', () => {
     expect(validateStoredEvent(ev, { now })).toMatchObject({ ok: false, field: 'props' });
   });
 });
+
+describe('validateStoredEvent: a type and an address stored as sent by earlier releases', () => {
+  it('takes them in the form ingest gives today (type in lower case, address in normal form)', () => {
+    const ev = stored({ type: 'share', ip: '113.108.182.52' }, { type: 'Share', ip: '::FFFF:113.108.182.52' });
+    const r = validateStoredEvent(ev, { now });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.event).toMatchObject({ type: 'share', ip: '113.108.182.52' });
+  });
+});

@@ -74,6 +74,10 @@ export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOut
   if (!r.ok) return r;
   // The rebuilt event's props lack that ua: compare the stored props with it put back.
   const want = legacyUa ? { ...r.event, props: withLegacyUa(r.event.props, ev.props) } : r.event;
+  // Earlier releases stored a type and an address as sent (`Share`, `::FFFF:1.2.3.4`); ingest (and an upgraded store,
+  // DuckDB migration 10 for types) keeps them in lower case and normal form: such an event is taken in that form.
+  if (ev.type.toLowerCase() === want.type) ev.type = want.type;
+  if (ev.ip !== null && want.ip !== null) ev.ip = want.ip;
   const differs = (field: keyof VisitEvent): boolean => want[field] !== ev[field];
   for (const f of ['eventId', 'openid', 'time', 'day', 'gender', 'age', 'ageBucket', 'platform', 'platformId', 'brand', 'model', 'ip', 'type', 'page', 'scene', 'session', 'stay', 'props'] as const) {
     if (differs(f)) return { ok: false, ...reject(f, `${f} is not what ingest makes of this event (${JSON.stringify(ev[f])})`) };
