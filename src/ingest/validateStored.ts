@@ -1,4 +1,4 @@
-import { OVERFLOW_DEVICE_NAME } from '../domain/dimensions.ts';
+import { deviceName, OVERFLOW_DEVICE_NAME } from '../domain/dimensions.ts';
 import { KNOWN_FIELDS, type VisitEvent } from '../domain/event.ts';
 import { provinceOfCity, provinceName } from '../domain/region/index.ts';
 import { UNKNOWN_NAME } from '../domain/dimensions.ts';
@@ -16,7 +16,8 @@ const NUMBERS = ['time', 'day', 'gender', 'ageBucket', 'platformId', 'province',
  * `datacube import` can store nothing ingest would have refused (a `time` of 9e15, an unknown city code…):
  * the fields a client sends are rebuilt from the event and run through the ingest steps, and the stored values
  * derived from them (day, age bucket, platform id, device name, region codes) must be the ones ingest gives.
- * A device name may also be the overflow bucket's (a store past its cap writes that). The event is kept as it is.
+ * A device name may also be the overflow bucket's (a store past its cap writes that), or one an earlier datacube
+ * gave when it stored the event (see `earlierDeviceName`). The event is kept as it is.
  */
 export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOutcome {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, ...reject('record', 'not an event object') };
@@ -32,6 +33,7 @@ export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOut
 
   // The record a client would have sent.
   const record: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  let legacyUa = false;
   if (ev.props !== null) {
     let extra: unknown;
     try {
@@ -41,6 +43,12 @@ export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOut
     }
     if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return { ok: false, ...reject('props', 'props must be a JSON object') };
     for (const [k, v] of Object.entries(extra)) {
+      // Releases before `ua` was a field kept a client's ua with the other extra fields and read nothing from it;
+      // such an event (stored then, `ua` null) is taken as it was stored.
+      if (k === 'ua' && ev.ua === null) {
+        legacyUa = true;
+        continue;
+      }
       if (KNOWN_FIELDS.has(k)) return { ok: false, ...reject('props', `props holds the field ${k}`) };
       record[k] = v;
     }
@@ -64,12 +72,17 @@ export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOut
   });
   const r = processRecord(record, ctx);
   if (!r.ok) return r;
-  const want = r.event;
+  // The rebuilt event's props lack that ua: compare the stored props with it put back.
+  const want = legacyUa ? { ...r.event, props: withLegacyUa(r.event.props, ev.props) } : r.event;
+  // Earlier releases stored a type and an address as sent (`Share`, `::FFFF:1.2.3.4`); ingest (and an upgraded store,
+  // DuckDB migration 10 for types) keeps them in lower case and normal form: such an event is taken in that form.
+  if (ev.type.toLowerCase() === want.type) ev.type = want.type;
+  if (ev.ip !== null && want.ip !== null) ev.ip = want.ip;
   const differs = (field: keyof VisitEvent): boolean => want[field] !== ev[field];
   for (const f of ['eventId', 'openid', 'time', 'day', 'gender', 'age', 'ageBucket', 'platform', 'platformId', 'brand', 'model', 'ip', 'type', 'page', 'scene', 'session', 'stay', 'props'] as const) {
     if (differs(f)) return { ok: false, ...reject(f, `${f} is not what ingest makes of this event (${JSON.stringify(ev[f])})`) };
   }
-  if (differs('device') && ev.device !== OVERFLOW_DEVICE_NAME) return { ok: false, ...reject('device', `device is not the name of brand and model (${JSON.stringify(ev.device)})`) };
+  if (differs('device') && ev.device !== OVERFLOW_DEVICE_NAME && !earlierDeviceName(ev)) return { ok: false, ...reject('device', `device is not the name of brand and model (${JSON.stringify(ev.device)})`) };
   if (!Number.isInteger(ev.province) || (ev.province !== 0 && provinceName(ev.province) === UNKNOWN_NAME)) {
     return { ok: false, ...reject('province', `province ${ev.province} is not a province code`) };
   }
@@ -77,4 +90,27 @@ export function validateStoredEvent(value: unknown, ctx: StepContext): StoredOut
     return { ok: false, ...reject('city', `city ${ev.city} is not a city code of province ${ev.province}`) };
   }
   return { ok: true, event: ev };
+}
+
+/** `stored` when it is `props` (ingest's JSON of the extra fields) plus the `ua` the first release kept among them. */
+function withLegacyUa(props: string | null, stored: string | null): string | null {
+  if (stored === null) return props;
+  const rest = JSON.parse(stored) as Record<string, unknown>;
+  delete rest.ua;
+  const same = Object.keys(rest).length === 0 ? props === null : JSON.stringify(rest) === props;
+  return same ? stored : props;
+}
+
+/** The longest device name ingest writes: a brand and a model of 64 characters each and the space between. */
+const MAX_DEVICE = 129;
+
+/**
+ * Whether `ev.device` is the name an earlier datacube gave the event when it stored it, which an upgraded store
+ * keeps (and exports) as it was: brand and model joined as they were sent (releases before model codes became
+ * marketing names, `Xiaomi MI 3` now `Xiaomi Mi 3`), or, for an event with neither brand nor model, whatever an earlier
+ * release's User-Agent parser read from its `ua` (or nothing).
+ */
+function earlierDeviceName(ev: VisitEvent): boolean {
+  if (ev.device !== null && ev.device === deviceName(ev.brand ?? undefined, ev.model ?? undefined)) return true;
+  return ev.brand === null && ev.model === null && ev.ua !== null && (ev.device === null || (ev.device.length > 0 && ev.device.length <= MAX_DEVICE));
 }

@@ -126,7 +126,7 @@ describe('DuckDB file whose sessions were folded with events of other types (bef
     // by the click into one, v's session starting at the click with its scene and stay), migration 9 not applied.
     const inst = await DuckDBInstance.create(path);
     const c = await inst.connect();
-    await c.run('DELETE FROM schema_migrations WHERE version = 9');
+    await c.run('DELETE FROM schema_migrations WHERE version >= 9');
     await c.run(
       `INSERT INTO an_sessions SELECT s.app, s.day, u.uid, NULL, s.first_time - 1, s.first_time - 1, NULL, NULL, 10, 0, []::INTEGER[], 0,
          NULL, NULL, NULL, NULL, true
@@ -154,6 +154,55 @@ describe('DuckDB file whose sessions were folded with events of other types (bef
       expect((await s.visitTrend(appid, { begin: y - 1, end: y - 1 })).sessions).toBe(4);
       expect((await s.visitTrend(appid, { begin: y, end: y })).sessions).toBe(1);
       expect(await s.retention(appid, { begin: y - 1, end: y - 1 }, [{ begin: y, end: y }])).toEqual({ new: [4, 2], active: [4, 2] });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('DuckDB file with event types stored as sent (before types were kept in lower case; migration 10)', () => {
+  it('puts the types in lower case and folds the analysis tables of their apps again when opened', async () => {
+    const path = join(dir, 'type-case.duckdb');
+    const appid = freshAppid();
+    const other = freshAppid();
+    const y = dayOf(Date.now()) - 1;
+    const t = (d: number, h: number, m: number) => startOfDay(y - d) + h * 3_600_000 + m * 60_000;
+    const first = [
+      visit({ openid: 'u', time: t(1, 10, 0), type: 'open', scene: 1001, session: 'k' }),
+      visit({ openid: 'u', time: t(1, 10, 1), page: 'a', stay: 3, session: 'k' }),
+      visit({ openid: 'u', time: t(1, 10, 2), type: 'share', page: 'a', session: 'k' }),
+      visit({ openid: 'v', time: t(1, 11, 0), page: 'b', stay: 4 }),
+      visit({ openid: 'v', time: t(1, 11, 5), type: 'share', page: 'b' }),
+    ];
+    let s = await DuckDBStore.create(path);
+    await s.append(appid, first);
+    await s.append(other, first);
+    const w = { begin: y - 1, end: y - 1 };
+    const otherBefore = await s.visitTrend(other, w);
+    await s.close();
+    // The file as a version before the analysis family left it: types as the client sent them (`Share`, `VISIT`,
+    // `Open`), folded by migration 7 as other types; migration 10 not applied. The other app's types were lower case.
+    const inst = await DuckDBInstance.create(path);
+    const c = await inst.connect();
+    await c.run('DELETE FROM schema_migrations WHERE version >= 10');
+    await c.run(`UPDATE events SET type = CASE type WHEN 'share' THEN 'Share' WHEN 'open' THEN 'Open' ELSE 'VISIT' END WHERE appid = '${appid}'`);
+    await c.run(`DELETE FROM an_state WHERE app = (SELECT app FROM app_numbers WHERE appid = '${appid}')`);
+    for (const table of ['an_users', 'an_user_days', 'an_pages', 'an_page_days', 'an_sessions']) {
+      await c.run(`DELETE FROM ${table} WHERE app = (SELECT app FROM app_numbers WHERE appid = '${appid}')`);
+    }
+    c.closeSync();
+    inst.closeSync();
+    s = await DuckDBStore.create(path);
+    try {
+      const second = [visit({ openid: 'u', time: t(0, 9, 0), page: 'c', stay: 2 }), visit({ openid: 'u', time: t(0, 9, 1), type: 'share', page: 'c' })];
+      await s.append(appid, second);
+      const all = [...first, ...second];
+      for (const x of [w, { begin: y, end: y }]) {
+        expect(await s.visitTrend(appid, x), JSON.stringify(x)).toEqual(referenceTrend(all, x));
+        expect(await s.visitPages(appid, x.begin, 200)).toEqual(referencePages(all, x.begin, 200));
+      }
+      expect(await s.dailySummary(appid, y - 1)).toMatchObject({ sharePv: 2, shareUv: 2 });
+      expect(await s.visitTrend(other, w)).toEqual(otherBefore);
     } finally {
       await s.close();
     }

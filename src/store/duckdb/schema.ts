@@ -220,4 +220,20 @@ export const MIGRATIONS: readonly Migration[] = [
   // Migration 9: events of a type other than visit, open and share take no part in sessions (reference: they count
   // for visitors only); the sessions folded from such events before are rebuilt, for the users who have them.
   resessionAnalysis,
+  // Migration 10: event types are kept in lower case since the analysis family came (before it, `Visit` or `SHARE`
+  // were stored as sent, and the analysis tables counted them as other types): such events get their type in lower
+  // case, and the apps that have them fold their analysis tables again from their events (no `an_state` row: the
+  // next fold starts from nothing, as after migration 7).
+  `
+  CREATE TEMP TABLE m10_apps AS
+    SELECT DISTINCT n.app FROM (SELECT DISTINCT appid FROM events WHERE type <> lower(type)) e JOIN app_numbers n ON n.appid = e.appid;
+  UPDATE events SET type = lower(type) WHERE type <> lower(type);
+  DELETE FROM an_users WHERE app IN (SELECT app FROM m10_apps);
+  DELETE FROM an_user_days WHERE app IN (SELECT app FROM m10_apps);
+  DELETE FROM an_pages WHERE app IN (SELECT app FROM m10_apps);
+  DELETE FROM an_page_days WHERE app IN (SELECT app FROM m10_apps);
+  DELETE FROM an_sessions WHERE app IN (SELECT app FROM m10_apps);
+  DELETE FROM an_state WHERE app IN (SELECT app FROM m10_apps);
+  DROP TABLE m10_apps;
+  `,
 ];
