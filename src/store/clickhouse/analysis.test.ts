@@ -4,7 +4,7 @@
  */
 import { afterAll } from 'vitest';
 import { describeAnalysisContract } from '../analysis.contract.suite.ts';
-import { registerAnalysisBackfill, registerAnalysisFolds } from './analysisScenarios.ts';
+import { registerAnalysisBackfill, registerAnalysisFolds, registerAnalysisTypeCase } from './analysisScenarios.ts';
 import { openClickHouseStore } from './index.ts';
 import { describeWithClickHouse, dropDatabase, freshDatabaseUrl } from './testing.ts';
 
@@ -14,4 +14,5 @@ describeWithClickHouse('DATACUBE_TEST_CLICKHOUSE', 'ClickHouse analysis (single 
   describeAnalysisContract('ClickHouse single server', () => openClickHouseStore(url), 8);
   registerAnalysisBackfill(baseUrl);
   registerAnalysisFolds(baseUrl);
+  registerAnalysisTypeCase(baseUrl);
 });

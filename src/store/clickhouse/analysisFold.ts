@@ -196,13 +196,26 @@ export const ANALYSIS_SESSION_TYPES_MIGRATION: Migration = {
   name: 'analysis sessions of visit, open and share events only (apps with other types rebuilt)',
   statements: () => [],
   // Safe to run again: a second intent only makes the rebuild happen (once).
-  run: async (c) => {
-    const apps = await c.rows<{ appid: string }>(
-      sql`SELECT DISTINCT appid FROM ${c.table('events')} WHERE type NOT IN (${EVENT_TYPES.VISIT}, ${EVENT_TYPES.OPEN}, ${EVENT_TYPES.SHARE})`,
-    );
-    for (const { appid } of apps) {
-      const s = await foldState(c, appid);
-      if (s?.done) await record(c, appid, { ...s, done: false, version: s.version + 1 });
-    }
-  },
+  run: (c) => rebuildAppsWith(c, sql`type NOT IN (${EVENT_TYPES.VISIT}, ${EVENT_TYPES.OPEN}, ${EVENT_TYPES.SHARE})`),
 };
+
+/**
+ * Versions before the analysis family stored an event's type as sent (`Visit`, `SHARE`); the analysis tables read it
+ * in lower case (analysisSchema.ts), as ingest stores it since. Apps with such events folded by an earlier version
+ * (as other types: no views, shares or sessions) get a fold intent, as for migration 1514.
+ */
+export const ANALYSIS_TYPE_CASE_MIGRATION: Migration = {
+  version: 1515,
+  name: 'analysis tables read event types in lower case (apps with types stored as sent rebuilt)',
+  statements: () => [],
+  run: (c) => rebuildAppsWith(c, sql`type != lower(type)`),
+};
+
+/** Records a fold intent for every app, with something folded, that has an event matching `where`. */
+async function rebuildAppsWith(c: Connection, where: Sql): Promise<void> {
+  const apps = await c.rows<{ appid: string }>(sql`SELECT DISTINCT appid FROM ${c.table('events')} WHERE ${where}`);
+  for (const { appid } of apps) {
+    const s = await foldState(c, appid);
+    if (s?.done) await record(c, appid, { ...s, done: false, version: s.version + 1 });
+  }
+}

@@ -7,7 +7,7 @@ import type { VisitEvent } from '../../domain/event.ts';
 import { generateDemoEvents } from '../../demo/index.ts';
 import { prepareBatch } from '../../ingest/pipeline.ts';
 import { referenceDistribution, referencePages, referenceRetention, referenceSummary, referenceTrend } from '../referenceAnalysis.ts';
-import { ANALYSIS_SESSION_TYPES_MIGRATION, foldAnalysis, foldState, foldsAgree, readFolded } from './analysisFold.ts';
+import { ANALYSIS_SESSION_TYPES_MIGRATION, ANALYSIS_TYPE_CASE_MIGRATION, foldAnalysis, foldState, foldsAgree, readFolded } from './analysisFold.ts';
 import { trendCounts } from './analysisQuery.ts';
 import { ANALYSIS_FOLD_MIGRATION, ANALYSIS_MIGRATION, analysisTables } from './analysisSchema.ts';
 import { ClickHouseStore } from './ClickHouseStore.ts';
@@ -73,6 +73,54 @@ export function registerAnalysisBackfill(baseUrl: string): void {
           await store.close();
         }
       } finally {
+        await c.close();
+        await dropDatabase(url);
+      }
+    }, 300_000);
+  });
+}
+
+/** `visit` → `Visit`, `share` → `SHARE`, `open` → `Open`: an event type as a version before the analysis family stored it (as sent). */
+function asSent(type: string): string {
+  return type === 'share' ? 'SHARE' : type.charAt(0).toUpperCase() + type.slice(1);
+}
+
+export function registerAnalysisTypeCase(baseUrl: string): void {
+  describe('event types stored as sent before the analysis family (Visit, SHARE)', () => {
+    it('count as their lower-case type, and migration 1515 rebuilds the apps that have them', async () => {
+      const url = freshDatabaseUrl(baseUrl);
+      const c = HttpConnection.open(parseClickHouseUrl(url));
+      const appid = 'wxtypecase00000001';
+      const plain = 'wxtypecase00000002';
+      const y = dayOf(Date.now()) - 1;
+      const all: VisitEvent[] = [];
+      for (const b of generateDemoEvents({ users: 40, days: 30, endDay: y, batchSize: 2000 })) all.push(...prepareBatch(b, { now: Date.now() }).events);
+      expect(new Set(all.map((e) => e.type))).toEqual(new Set(['visit', 'share']));
+      let store: ClickHouseStore | undefined;
+      try {
+        const earlier = MIGRATIONS.filter((m) => m.version < ANALYSIS_MIGRATION.version);
+        await migrate(c, earlier);
+        // Rows of `events` as a version before the analysis family stored them: the type as the client sent it.
+        await c.insert('events', all.map((e, i) => eventRow(appid, i + 1, { ...e, type: asSent(e.type) })));
+        // The upgrade fills the analysis tables from those rows: shares and views count as such.
+        await migrate(c);
+        store = await ClickHouseStore.open(url);
+        await store.append(plain, all);
+        expect(await answers(store, appid, y)).toEqual(expected(all, y));
+        expect(await answers(store, plain, y)).toEqual(expected(all, y));
+        await store.close();
+        store = undefined;
+        // An earlier version's fold counted them as other types; 1515 marks the apps that have such rows for a rebuild.
+        const plainBefore = await foldState(c, plain);
+        expect(await foldState(c, appid)).toMatchObject({ done: true });
+        await ANALYSIS_TYPE_CASE_MIGRATION.run?.(c, async () => undefined);
+        expect(await foldState(c, appid)).toMatchObject({ done: false });
+        expect(await foldState(c, plain)).toEqual(plainBefore);
+        store = await ClickHouseStore.open(url);
+        expect(await answers(store, appid, y)).toEqual(expected(all, y));
+        expect(await foldState(c, appid)).toMatchObject({ done: true, events: all.length });
+      } finally {
+        await store?.close();
         await c.close();
         await dropDatabase(url);
       }

@@ -35,8 +35,13 @@ export const SLOT_MS = SESSION_GAP_MS;
 
 const VISIT = EVENT_TYPES.VISIT;
 const SHARE = EVENT_TYPES.SHARE;
+/**
+ * An event's type as ingest stores it since the analysis family: in lower case. Versions before it stored the type as
+ * sent (`Visit`, `SHARE`), and such rows stay in `events`: every SELECT below reads the type through this.
+ */
+const TYPE = sql`lower(type)`;
 /** Only these types make sessions: an event of any other type counts for visitors (uv) only (an_user_days/first). */
-const SESSION_TYPES = sql`type IN (${VISIT}, ${EVENT_TYPES.OPEN}, ${SHARE})`;
+const SESSION_TYPES = sql`${TYPE} IN (${VISIT}, ${EVENT_TYPES.OPEN}, ${SHARE})`;
 
 const SHARD_KEY = sql`cityHash64(appid, openid)`;
 
@@ -65,7 +70,7 @@ const SESSION_STATE_COLUMNS = sql`
 
 /** The aggregate expressions filling SESSION_STATE_COLUMNS from events. */
 function sessionStates(): Sql {
-  const isVisit = sql`type = ${VISIT}`;
+  const isVisit = sql`${TYPE} = ${VISIT}`;
   const viewed = sql`(${isVisit} AND isNotNull(page))`;
   return sql`
     minState(time) AS first_time,
@@ -95,8 +100,8 @@ export function analysisTables(events: Sql, filter: Sql = sql`1`): AnalysisTable
       name: 'an_user_days',
       body: sql`(appid String, day Date, openid String, events UInt64, pv UInt64, stay Float64, shares UInt64)
         ENGINE = SummingMergeTree((events, pv, stay, shares)) PARTITION BY toYYYYMM(day) ORDER BY (appid, day, openid)`,
-      select: sql`SELECT appid, day, openid, count() AS events, countIf(type = ${VISIT}) AS pv,
-          sumIf(ifNull(stay, 0.), type = ${VISIT}) AS stay, countIf(type = ${SHARE}) AS shares
+      select: sql`SELECT appid, day, openid, count() AS events, countIf(${TYPE} = ${VISIT}) AS pv,
+          sumIf(ifNull(stay, 0.), ${TYPE} = ${VISIT}) AS stay, countIf(${TYPE} = ${SHARE}) AS shares
         FROM ${events} WHERE ${filter} GROUP BY appid, day, openid`,
     },
     {
@@ -108,9 +113,9 @@ export function analysisTables(events: Sql, filter: Sql = sql`1`): AnalysisTable
       name: 'an_page_days',
       body: sql`(appid String, day Date, path String, openid String, events UInt64, views UInt64, stay Float64, shares UInt64)
         ENGINE = SummingMergeTree((events, views, stay, shares)) PARTITION BY toYYYYMM(day) ORDER BY (appid, day, path, openid)`,
-      select: sql`SELECT appid, day, assumeNotNull(page) AS path, openid, count() AS events, countIf(type = ${VISIT}) AS views,
-          sumIf(ifNull(stay, 0.), type = ${VISIT}) AS stay, countIf(type = ${SHARE}) AS shares
-        FROM ${events} WHERE ${filter} AND isNotNull(page) AND type IN (${VISIT}, ${SHARE}) GROUP BY appid, day, path, openid`,
+      select: sql`SELECT appid, day, assumeNotNull(page) AS path, openid, count() AS events, countIf(${TYPE} = ${VISIT}) AS views,
+          sumIf(ifNull(stay, 0.), ${TYPE} = ${VISIT}) AS stay, countIf(${TYPE} = ${SHARE}) AS shares
+        FROM ${events} WHERE ${filter} AND isNotNull(page) AND ${TYPE} IN (${VISIT}, ${SHARE}) GROUP BY appid, day, path, openid`,
     },
     {
       name: 'an_id_sessions',

@@ -1,5 +1,5 @@
 import { VALUE_BITS } from '../packing.ts';
-import { ANALYSIS_SESSION_TYPES_MIGRATION } from './analysisFold.ts';
+import { ANALYSIS_SESSION_TYPES_MIGRATION, ANALYSIS_TYPE_CASE_MIGRATION } from './analysisFold.ts';
 import { ANALYSIS_FOLD_MIGRATION, ANALYSIS_MIGRATION } from './analysisSchema.ts';
 import type { Connection } from './connection.ts';
 import { TIME_OFFSET_MS } from './chain.ts';
@@ -339,4 +339,5 @@ export const MIGRATIONS: readonly Migration[] = [
   ANALYSIS_FOLD_MIGRATION,
   // Sessions of visit, open and share events only: apps that stored events of other types rebuild their analysis.
   ANALYSIS_SESSION_TYPES_MIGRATION,
+  ANALYSIS_TYPE_CASE_MIGRATION,
 ];
