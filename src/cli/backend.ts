@@ -3,6 +3,7 @@ import type { PublicApp } from '../auth/publicApp.ts';
 import type { VisitEvent } from '../domain/event.ts';
 import type { UserPortrait } from '../domain/portrait.ts';
 import type { DeleteAnswer, PruneAnswer, RestoreAnswer } from '../lifecycle/index.ts';
+import type { FirstSeen } from '../store/lifecycle.ts';
 import type { AppRecord } from '../store/records.ts';
 import type { ImportAnswer, ImportedApp } from '../transfer/importInto.ts';
 
@@ -61,6 +62,8 @@ export interface Backend {
   importApp(app: AppRecord): Promise<ImportedApp>;
   /** Exported events (checked as ingest checks them; refused ones are answered by their index). */
   importEvents(appid: string, events: unknown[]): Promise<ImportAnswer>;
+  /** An export file's kept first days, applied only while the app has no events in the store (see importFirstSeen). */
+  importFirstSeen(appid: string, rows: FirstSeen[]): Promise<{ firstSeen: number }>;
   /** The time of the store's owner: the server's clock (moved by a test, in test mode), else this machine's. */
   now(): Promise<number>;
   /** One of the analysis family by its cloud-call name without `analysis.` (e.g. `getWeeklyVisitTrend`). */

@@ -6,8 +6,9 @@ import type { VisitEvent } from '../domain/event.ts';
 import { isWeChatError } from '../domain/errors.ts';
 import type { DeleteAnswer, PruneAnswer, RestoreAnswer } from '../lifecycle/index.ts';
 import type { Services } from '../services.ts';
+import type { FirstSeen } from '../store/lifecycle.ts';
 import type { AppRecord } from '../store/records.ts';
-import { importApp, importEvents, writeExport, type ImportAnswer, type ImportedApp } from '../transfer/index.ts';
+import { importApp, importEvents, importFirstSeen, writeExport, type ImportAnswer, type ImportedApp } from '../transfer/index.ts';
 import type { AnalysisAnswer, AppInput, AppListing, Backend, BatchAnswer, PortraitAnswer, PublicApp } from './backend.ts';
 
 /** Lists apps with their event counts and latest event time. */
@@ -78,6 +79,9 @@ export class LocalBackend implements Backend {
   }
   importApp(app: AppRecord): Promise<ImportedApp> {
     return importApp(this.services, app);
+  }
+  importFirstSeen(appid: string, rows: FirstSeen[]): Promise<{ firstSeen: number }> {
+    return importFirstSeen(this.services, appid, rows);
   }
   importEvents(appid: string, events: unknown[]): Promise<ImportAnswer> {
     return importEvents(this.services, appid, events);

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { VisitEvent } from '../domain/event.ts';
 import type { UserPortrait } from '../domain/portrait.ts';
+import type { FirstSeen } from '../store/lifecycle.ts';
 import type { AppRecord } from '../store/records.ts';
 import { request, type TransportOptions } from '../sdk/http.ts';
 import { WeChatApiError } from '../sdk/index.ts';
@@ -189,6 +190,11 @@ export class RemoteBackend implements Backend {
   }
   importApp(app: AppRecord): Promise<ImportedApp> {
     return this.ok('POST', '/admin/import/app', app);
+  }
+  /** Sent in bodies within the server's body limit, like events. */
+  async importFirstSeen(appid: string, rows: FirstSeen[]): Promise<{ firstSeen: number }> {
+    // One request while the app has no events there: the server applies them all or none.
+    return this.ok('POST', `/admin/import/first-seen?appid=${encodeURIComponent(appid)}`, rows);
   }
   /** Sent in bodies within the server's body limit, like ingest. */
   async importEvents(appid: string, events: unknown[]): Promise<ImportAnswer> {

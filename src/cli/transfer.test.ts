@@ -97,6 +97,60 @@ describe('datacube export and import', { timeout: 240_000 }, () => {
     expect(runCli(['import', join(dir, 'missing.ndjson'), '--data', dst]).code).toBe(2);
   });
 
+  it('carries the first days retention kept: users seen only before the cut stay "not new" in the importing store', async () => {
+    const src = join(dir, 'kept-src');
+    const { appid } = JSON.parse(runCli(['app', 'create', '--name', 'kept', '--data', src]).out) as { appid: string };
+    // "old" came 40 days ago and again 2 days ago; "fresh" first came 2 days ago.
+    const events = [
+      { openid: 'old', time: iso(Y - 40, 8), event_id: 'o1' },
+      { openid: 'old', time: iso(Y - 2, 8), event_id: 'o2' },
+      { openid: 'fresh', time: iso(Y - 2, 9), event_id: 'f1' },
+    ];
+    writeFileSync(join(dir, 'kept.ndjson'), events.map((e) => JSON.stringify(e)).join('\n'));
+    expect(runCli(['ingest', '--appid', appid, '--data', src, join(dir, 'kept.ndjson')]).code).toBe(0);
+    expect(runCli(['app', 'update', appid, '--retain-days', '31', '--data', src]).code).toBe(0);
+    expect(JSON.parse(runCli(['prune', '--data', src]).out)).toMatchObject({ appid, events: 1 });
+    const week = ['portrait', '--appid', appid, '--last', '7', '--json'];
+    const before = JSON.parse(runCli([...week, '--data', src]).out) as { visit_uv_new: { genders: { value: number }[] } };
+    const newUsers = (p: typeof before) => p.visit_uv_new.genders.reduce((n, g) => n + g.value, 0);
+    expect(newUsers(before)).toBe(1);
+
+    const file = join(dir, 'kept.export.ndjson');
+    expect(runCli(['export', '--appid', appid, '--out', file, '--data', src]).code).toBe(0);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines[1]).toEqual({ first_seen: [{ openid: 'old', day: Y - 40 }] });
+    expect(lines).toHaveLength(4);
+
+    // Into a new store directly, and into another through its running server: the same portrait as the source.
+    const direct = join(dir, 'kept-direct');
+    const imported = runCli(['import', file, '--data', direct]);
+    expect(imported.code, imported.err).toBe(0);
+    expect(JSON.parse(imported.out)).toMatchObject({ appid, created: true, accepted: 2, firstSeen: 1 });
+    expect(JSON.parse(runCli([...week, '--data', direct]).out)).toEqual(before);
+    // Again: the app has its events there, so the kept days are left alone and the events are duplicates.
+    expect(JSON.parse(runCli(['import', file, '--data', direct]).out)).toMatchObject({ accepted: 0, duplicates: 2, firstSeen: 0 });
+    expect(JSON.parse(runCli([...week, '--data', direct]).out)).toEqual(before);
+
+    const served = join(dir, 'kept-served');
+    runCli(['app', 'create', '--name', 'other', '--data', served]);
+    const server = await startServe(served);
+    try {
+      const viaServer = await runCliAsync(['import', file, '--data', served]);
+      expect(viaServer.code, viaServer.err).toBe(0);
+      expect(JSON.parse(viaServer.out)).toMatchObject({ accepted: 2, firstSeen: 1 });
+      expect(JSON.parse((await runCliAsync([...week, '--data', served])).out)).toEqual(before);
+    } finally {
+      await server.stop();
+    }
+
+    // A bad kept line is refused by its line; the rest is imported.
+    const bad = join(dir, 'kept.bad.ndjson');
+    writeFileSync(bad, [JSON.stringify(lines[0]), JSON.stringify({ first_seen: [{ openid: 'x y', day: 1 }] }), JSON.stringify(lines[2])].join('\n'));
+    const refused = runCli(['import', bad, '--data', join(dir, 'kept-bad')]);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.out)).toMatchObject({ accepted: 1, rejected: 1, errors: [{ line: 2, reason: expect.stringMatching(/first_seen\[0\]/) }] });
+  });
+
   it('shows progress on a terminal, and none when the output is a pipe', () => {
     const data = join(dir, 'tty');
     const demo = runCli(['demo', '--users', '200', '--days', '7', '--data', data]);

@@ -337,6 +337,17 @@ export function describeLifecycleContract(label: string, open: () => Promise<Sto
       const left = await exported(store, appid);
       expect(left.length).toBe(events.length - old.length);
       expect(left.every((e) => e.day >= cut)).toBe(true);
+      // The first days kept (what an export carries): each user's first day, for users none of whose events is left
+      // that old.
+      const firstDay = new Map<string, number>();
+      for (const e of events) firstDay.set(e.openid, Math.min(firstDay.get(e.openid) ?? e.day, e.day));
+      const firstLeft = new Map<string, number>();
+      for (const e of left) firstLeft.set(e.openid, Math.min(firstLeft.get(e.openid) ?? e.day, e.day));
+      const kept = [...firstDay].filter(([u, d]) => d < (firstLeft.get(u) ?? Infinity)).map(([openid, day]) => ({ openid, day }));
+      expect(kept.length).toBeGreaterThan(0);
+      expect([...(await store.keptFirstSeen(appid))].sort((a, b) => a.openid.localeCompare(b.openid))).toEqual(
+        kept.sort((a, b) => a.openid.localeCompare(b.openid)),
+      );
       for (const w of windows) expect(canonical(await store.portrait(appid, w))).toEqual(before.get(`${w.begin}-${w.end}`));
       // "New" still counts from first days before the cut: the oracle sees every event ever stored.
       await expectOracle(store, appid, events, windows);

@@ -100,6 +100,8 @@ export interface Store extends AnalysisQueries {
   snapshot(sink: SnapshotSink, now: number): Promise<SnapshotCounts>;
   /** Restore: the first days a snapshot kept without their events; call before appending the app's events. */
   restoreFirstSeen(appid: string, rows: readonly FirstSeen[]): Promise<void>;
+  /** The app's first days kept by retention (or a restore) for users none of whose stored events is that old. */
+  keptFirstSeen(appid: string): Promise<FirstSeen[]>;
   /** How many apps, tokens and events the store holds. */
   contents(): Promise<StoreContents>;
 

@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { VisitEvent } from '../domain/event.ts';
+import { OPENID_PATTERN, type VisitEvent } from '../domain/event.ts';
+import type { FirstSeen } from '../store/lifecycle.ts';
 import type { AppRecord } from '../store/records.ts';
 import type { Store } from '../store/store.ts';
 
 /**
  * The export file, for moving an app between stores (DuckDB → ClickHouse) or keeping a copy: NDJSON whose first
- * line is `{"datacube_export":1,"app":{…}}` (the app with its secret hash and sealed secret, never the secret) and
- * whose other lines are the app's stored events, field for field. Importing appends those events unchanged (no
- * re-normalisation), so both stores answer identically.
+ * line is `{"datacube_export":1,"app":{…}}` (the app with its secret hash and sealed secret, never the secret);
+ * then, only for an app whose retention dropped events, lines `{"first_seen":[{"openid":…,"day":…},…]}` (the first
+ * days kept for users none of whose stored events is that old, so they stay "not new"); then the app's stored
+ * events, field for field. Importing appends those events unchanged (no re-normalisation), so both stores answer
+ * identically.
  */
 export const EXPORT_VERSION = 1;
 
@@ -22,8 +25,38 @@ export async function writeExport(store: Store, appid: string, write: (text: str
   if (!app) throw new Error(`no app ${appid}`);
   const header: ExportHeader = { datacube_export: EXPORT_VERSION, app };
   await write(`${JSON.stringify(header)}\n`);
+  const kept = await store.keptFirstSeen(appid);
+  for (let i = 0; i < kept.length; i += FIRST_SEEN_PER_LINE) {
+    const line: FirstSeenLine = { first_seen: kept.slice(i, i + FIRST_SEEN_PER_LINE) };
+    await write(`${JSON.stringify(line)}\n`);
+  }
   return store.exportEvents(appid, async (batch) => {
     await write(batch.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  });
+}
+
+/** The last day a store can hold (ClickHouse's `Date`: 2149-06-06). */
+const LAST_DAY = 65_535;
+
+/** Kept first days per `first_seen` line of an export file. */
+export const FIRST_SEEN_PER_LINE = 10_000;
+
+/** A line of kept first days (see writeExport). */
+export interface FirstSeenLine {
+  first_seen: FirstSeen[];
+}
+
+/** The kept first days of a `first_seen` line, or undefined when `v` is not such a line; throws naming a bad one. */
+export function exportedFirstSeen(v: unknown, line: number): FirstSeen[] | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || !('first_seen' in v)) return undefined;
+  const rows = (v as { first_seen: unknown }).first_seen;
+  if (!Array.isArray(rows)) throw new Error(`line ${line}: first_seen must be an array`);
+  return rows.map((r: unknown, i) => {
+    const x = (typeof r === 'object' && r !== null ? r : {}) as Partial<FirstSeen>;
+    if (typeof x.openid !== 'string' || !OPENID_PATTERN.test(x.openid) || !Number.isInteger(x.day) || (x.day ?? -1) < 0 || (x.day ?? 0) > LAST_DAY) {
+      throw new Error(`line ${line}: first_seen[${i}] must be {"openid": a string, "day": a day number}`);
+    }
+    return { openid: x.openid, day: x.day as number };
   });
 }
 

@@ -2,6 +2,7 @@ import type { VisitEvent } from '../domain/event.ts';
 import { validateStoredEvent } from '../ingest/index.ts';
 import type { Services } from '../services.ts';
 import type { AppRecord } from '../store/records.ts';
+import { exportedFirstSeen } from './exportFile.ts';
 
 export interface ImportedApp {
   appid: string;
@@ -26,6 +27,21 @@ export async function importApp(s: Services, app: AppRecord): Promise<ImportedAp
   const existing = await s.store.getApp(app.appid);
   if (!existing) await s.auth.importApp(app);
   return { appid: app.appid, created: !existing, secretReadable: s.auth.secretOf(existing ?? app) !== undefined };
+}
+
+/**
+ * The first days an export file kept for users whose early events retention dropped (see writeExport), applied as a
+ * restore applies them: before the app's events, so those users stay "not new". Only while the app has no events
+ * here: then they are applied (the answer counts them); once the app has events here they were applied by the import
+ * that brought them (or the app was not moved here), and they are left alone (0).
+ */
+export async function importFirstSeen(s: Services, appid: string, values: unknown): Promise<{ firstSeen: number }> {
+  const rows = exportedFirstSeen({ first_seen: values }, 0) ?? [];
+  if (rows.length === 0 || (await s.store.countEvents(appid)) > 0) return { firstSeen: 0 };
+  await s.store.restoreFirstSeen(appid, rows);
+  s.portrait.invalidate(appid);
+  s.analysis.invalidate(appid);
+  return { firstSeen: rows.length };
 }
 
 /**

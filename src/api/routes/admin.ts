@@ -8,7 +8,7 @@ import { ANALYSIS_API_BY_NAME } from '../../analysis/index.ts';
 import { publicApp, safeEqual } from '../../auth/index.ts';
 import { isWeChatError } from '../../domain/errors.ts';
 import type { Services } from '../../services.ts';
-import { EXPORT_VERSION, exportedApp, importApp, importEvents, writeExport } from '../../transfer/index.ts';
+import { EXPORT_VERSION, exportedApp, importApp, importEvents, importFirstSeen, writeExport } from '../../transfer/index.ts';
 import { bodyText, eventRecords, jsonObjectBody } from '../body.ts';
 import { SMALL_BODY_BYTES } from '../bodyBudget.ts';
 import { ingestAnswer, logDeviceOverflow } from './events.ts';
@@ -163,6 +163,18 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
   app.post('/admin/import/app', { bodyLimit: SMALL_BODY_BYTES }, async (req, reply) => {
     try {
       return await importApp(s, exportedApp({ datacube_export: EXPORT_VERSION, app: jsonObjectBody(req.body) }, 'the request'));
+    } catch (err) {
+      return fail(reply, err);
+    }
+  });
+
+  app.post('/admin/import/first-seen', async (req, reply) => {
+    try {
+      const appid = String((req.query as Record<string, unknown>).appid ?? '');
+      if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
+      const body = JSON.parse(bodyText(req.body)) as unknown;
+      if (!Array.isArray(body)) return reply.code(400).send({ error: 'send a JSON array of {"openid", "day"}' });
+      return await importFirstSeen(s, appid, body);
     } catch (err) {
       return fail(reply, err);
     }

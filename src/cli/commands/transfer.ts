@@ -3,7 +3,8 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import type { VisitEvent } from '../../domain/event.ts';
-import { ImportIds, exportedApp } from '../../transfer/exportFile.ts';
+import type { FirstSeen } from '../../store/lifecycle.ts';
+import { ImportIds, exportedApp, exportedFirstSeen } from '../../transfer/exportFile.ts';
 import type { Backend } from '../backend.ts';
 import { type CliCommand, type Io, storeOptions } from '../command.ts';
 import { CliError, EXIT } from '../errors.ts';
@@ -59,6 +60,11 @@ export interface ImportResult {
   errors: { line: number; reason: string }[];
   /** False when the app's sealed secret was made with another master key (cloud calls need the same key). */
   secretReadable: boolean;
+  /**
+   * Only for a file with kept first days (an app whose retention dropped events): how many were applied. 0 when the
+   * app already had events in the store (an import of the same file again), where they are left alone.
+   */
+  firstSeen?: number;
 }
 
 /** Events per request to the store or server, and the most bytes of event JSON in one (under the body limit). */
@@ -119,6 +125,19 @@ export async function importFile(b: Backend, io: Io, path: string): Promise<Impo
       if (!result) {
         const app = exportedApp(v, path === '-' ? 'standard input' : path);
         result = { ...(await b.importApp(app)), accepted: 0, duplicates: 0, rejected: 0, errors: [] };
+        continue;
+      }
+      // Kept first days (after the header, before the events): applied as a restore applies them.
+      let kept: FirstSeen[] | undefined;
+      try {
+        kept = exportedFirstSeen(v, line);
+      } catch (e) {
+        refuse(result, line, e instanceof Error ? e.message.replace(/^line \d+: /, '') : String(e));
+        continue;
+      }
+      if (kept) {
+        await flush();
+        result.firstSeen = (result.firstSeen ?? 0) + (await b.importFirstSeen(result.appid, kept)).firstSeen;
         continue;
       }
       // An event without an id gets one from its content; anything else goes as it is, to be checked where it is stored.

@@ -569,6 +569,10 @@ export class ClickHouseStore implements Store {
     );
   }
 
+  keptFirstSeen(appid: string): Promise<FirstSeen[]> {
+    return this.op((c) => personal.keptFirstSeen(c, appid));
+  }
+
   async restoreFirstSeen(appid: string, rows: readonly FirstSeen[]): Promise<void> {
     if (rows.length === 0) return;
     await this.underLease(appid, async (c, keepAlive) => {

@@ -1000,6 +1000,10 @@ export class DuckDBStore implements Store {
     });
   }
 
+  keptFirstSeen(appid: string): Promise<FirstSeen[]> {
+    return this.read((c) => keptFirstSeen(c, appid));
+  }
+
   async restoreFirstSeen(appid: string, rows: readonly FirstSeen[]): Promise<void> {
     if (rows.length === 0) return;
     await this.withAppDerived(appid, async (c) => {
