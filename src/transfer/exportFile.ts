@@ -47,14 +47,14 @@ export interface FirstSeenLine {
 }
 
 /** The kept first days of a `first_seen` line, or undefined when `v` is not such a line; throws naming a bad one. */
-export function exportedFirstSeen(v: unknown, line: number): FirstSeen[] | undefined {
+export function exportedFirstSeen(v: unknown): FirstSeen[] | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || !('first_seen' in v)) return undefined;
   const rows = (v as { first_seen: unknown }).first_seen;
-  if (!Array.isArray(rows)) throw new Error(`line ${line}: first_seen must be an array`);
+  if (!Array.isArray(rows)) throw new Error('first_seen must be an array');
   return rows.map((r: unknown, i) => {
     const x = (typeof r === 'object' && r !== null ? r : {}) as Partial<FirstSeen>;
     if (typeof x.openid !== 'string' || !OPENID_PATTERN.test(x.openid) || !Number.isInteger(x.day) || (x.day ?? -1) < 0 || (x.day ?? 0) > LAST_DAY) {
-      throw new Error(`line ${line}: first_seen[${i}] must be {"openid": a string, "day": a day number}`);
+      throw new Error(`first_seen[${i}] must be {"openid": a string, "day": a day number}`);
     }
     return { openid: x.openid, day: x.day as number };
   });

@@ -36,7 +36,7 @@ export async function importApp(s: Services, app: AppRecord): Promise<ImportedAp
  * that brought them (or the app was not moved here), and they are left alone (0).
  */
 export async function importFirstSeen(s: Services, appid: string, values: unknown): Promise<{ firstSeen: number }> {
-  const rows = exportedFirstSeen({ first_seen: values }, 0) ?? [];
+  const rows = exportedFirstSeen({ first_seen: values }) ?? [];
   if (rows.length === 0 || (await s.store.countEvents(appid)) > 0) return { firstSeen: 0 };
   await s.store.restoreFirstSeen(appid, rows);
   s.portrait.invalidate(appid);

@@ -168,29 +168,21 @@ export async function adminRoutes(app: FastifyInstance, s: Services, adminKey: s
     }
   });
 
-  app.post('/admin/import/first-seen', async (req, reply) => {
-    try {
-      const appid = String((req.query as Record<string, unknown>).appid ?? '');
-      if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
-      const body = JSON.parse(bodyText(req.body)) as unknown;
-      if (!Array.isArray(body)) return reply.code(400).send({ error: 'send a JSON array of {"openid", "day"}' });
-      return await importFirstSeen(s, appid, body);
-    } catch (err) {
-      return fail(reply, err);
-    }
-  });
-
-  app.post('/admin/import/events', async (req, reply) => {
-    try {
-      const appid = String((req.query as Record<string, unknown>).appid ?? '');
-      if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
-      const body = JSON.parse(bodyText(req.body)) as unknown;
-      if (!Array.isArray(body)) return reply.code(400).send({ error: 'send a JSON array of exported events' });
-      return await importEvents(s, appid, body);
-    } catch (err) {
-      return fail(reply, err);
-    }
-  });
+  /** `POST path?appid=…` with a JSON array of `what`, for an app the store has, handed to `take`. */
+  const importRoute = (path: string, what: string, take: (appid: string, rows: unknown[]) => Promise<unknown>) =>
+    app.post(path, async (req, reply) => {
+      try {
+        const appid = String((req.query as Record<string, unknown>).appid ?? '');
+        if (!(await s.store.getApp(appid))) return reply.code(404).send({ error: `no app ${appid}` });
+        const body = JSON.parse(bodyText(req.body)) as unknown;
+        if (!Array.isArray(body)) return reply.code(400).send({ error: `send a JSON array of ${what}` });
+        return await take(appid, body);
+      } catch (err) {
+        return fail(reply, err);
+      }
+    });
+  importRoute('/admin/import/first-seen', '{"openid", "day"}', (appid, rows) => importFirstSeen(s, appid, rows));
+  importRoute('/admin/import/events', 'exported events', (appid, rows) => importEvents(s, appid, rows));
 
   app.post('/admin/events', async (req, reply) => {
     try {

@@ -130,9 +130,9 @@ export async function importFile(b: Backend, io: Io, path: string): Promise<Impo
       // Kept first days (after the header, before the events): applied as a restore applies them.
       let kept: FirstSeen[] | undefined;
       try {
-        kept = exportedFirstSeen(v, line);
+        kept = exportedFirstSeen(v);
       } catch (e) {
-        refuse(result, line, e instanceof Error ? e.message.replace(/^line \d+: /, '') : String(e));
+        refuse(result, line, e instanceof Error ? e.message : String(e));
         continue;
       }
       if (kept) {
